@@ -1,0 +1,61 @@
+# Espoo employment-services assistant. `make help` lists the targets.
+# Every target uses the Python 3.10 virtual environment .venv (Rasa 3.6 needs 3.10).
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+# python3.10 from the PATH, else from pyenv's versions folder (its shim fails unless 3.10 is selected).
+PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10 /usr/local/bin/python3.10; do \
+	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv train run chat test lint bench validate lock clean
+
+help:
+	@echo "make run    - train if needed, start the Rasa server (5005) and action server (5055)"
+	@echo "make chat   - chat with the running assistant in the terminal"
+	@echo "make test   - lint, data validation and the whole test suite"
+	@echo "make train  - train the model into models/ (only when its inputs changed)"
+	@echo "make bench  - accuracy, language-detection and latency figures"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found: install it (e.g. pyenv install 3.10) and retry"; exit 1; }
+	@test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip<24.1"
+	$(PY) -m pip install --quiet -r requirements.lock
+	touch $(STAMP)
+
+lock: ## re-resolve every dependency together from pyproject.toml
+	rm -rf .lockenv && $(PYTHON310) -m venv .lockenv
+	.lockenv/bin/pip install --quiet --upgrade "pip<24.1"
+	.lockenv/bin/pip install --quiet ".[dev]"
+	.lockenv/bin/pip freeze --exclude-editable | grep -v '^espoo-employment-assistant' > requirements.lock
+	rm -rf .lockenv
+
+train: $(STAMP)
+	$(PY) -m scripts.train
+
+run: train
+	$(VENV)/bin/honcho -f Procfile start
+
+chat: $(STAMP)
+	$(PY) -m scripts.chat
+
+validate: $(STAMP)
+	$(VENV)/bin/rasa data validate --config config/config.yml --domain domain --data data
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m scripts.train
+	$(PY) -m pytest
+
+bench: train
+	$(PY) -m scripts.bench
+
+clean:
+	rm -rf models .rasa results .pytest_cache .ruff_cache

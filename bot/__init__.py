@@ -1,0 +1,1 @@
+"""Espoo employment-services assistant: gateway and shared logic."""

@@ -1,0 +1,97 @@
+"""The language list of config/languages.yml, loaded once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from bot.paths import CONFIG_DIR
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str
+    native_name: str
+    english_name: str
+    direction: str
+    status: str
+    names: tuple[str, ...]
+
+    @property
+    def supported(self) -> bool:
+        return self.status == "supported"
+
+
+@dataclass(frozen=True)
+class DetectionSettings:
+    seed: int = 0
+    min_words: int = 3
+    min_chars_unspaced: int = 4
+    min_confidence: float = 0.8
+    min_confidence_alone: float = 0.95
+    min_confidence_unsupported: float = 0.5
+    other_languages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LanguageCatalog:
+    default: str
+    languages: dict[str, Language]
+    unsupported_reply_languages: tuple[str, ...]
+    detection: DetectionSettings = field(default_factory=DetectionSettings)
+    service_terms: frozenset[str] = frozenset()
+
+    @property
+    def codes(self) -> list[str]:
+        """Every language in the list, supported or planned."""
+        return list(self.languages)
+
+    @property
+    def supported(self) -> list[str]:
+        return [code for code, lang in self.languages.items() if lang.supported]
+
+    def is_supported(self, code: str | None) -> bool:
+        return code is not None and code in self.languages and self.languages[code].supported
+
+    def direction(self, code: str) -> str:
+        return self.languages[code].direction if code in self.languages else "ltr"
+
+
+def parse_catalog(raw: dict) -> LanguageCatalog:
+    languages = {
+        code: Language(
+            code=code,
+            native_name=entry["native_name"],
+            english_name=entry["english_name"],
+            direction=entry.get("direction", "ltr"),
+            status=entry.get("status", "planned"),
+            names=tuple(str(name) for name in entry.get("names", [])),
+        )
+        for code, entry in raw["languages"].items()
+    }
+    default = raw.get("default", "fi")
+    if default not in languages or not languages[default].supported:
+        raise ValueError(f"default language {default!r} must be a supported language")
+    return LanguageCatalog(
+        default=default,
+        languages=languages,
+        unsupported_reply_languages=tuple(raw.get("unsupported_reply_languages", ["en", "fi"])),
+        detection=_detection_settings(raw.get("detection", {})),
+        service_terms=frozenset(term.lower() for term in raw.get("service_terms", [])),
+    )
+
+
+def _detection_settings(raw: dict) -> DetectionSettings:
+    raw = dict(raw)
+    raw["other_languages"] = tuple(raw.get("other_languages", ()))
+    return DetectionSettings(**raw)
+
+
+@lru_cache(maxsize=4)
+def load_catalog(path: Path | None = None) -> LanguageCatalog:
+    path = path or CONFIG_DIR / "languages.yml"
+    with open(path, encoding="utf-8") as handle:
+        return parse_catalog(yaml.safe_load(handle))

@@ -1,0 +1,116 @@
+"""The language order of DESIGN.md: explicit choice, detection on a message long
+enough to trust, the conversation's language, the channel's hint, the default."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bot.language.catalog import LanguageCatalog
+from bot.language.detection import LanguageDetector
+from bot.language.explicit import ExplicitRequestMatcher
+
+EXPLICIT, DETECTED, CONVERSATION, HINT, DEFAULT = (
+    "explicit", "detected", "conversation", "hint", "default",
+)
+# Metadata keys the gateway (or any REST client) may send with a message.
+META_CHOICE = "language_choice"
+META_CONVERSATION = "conversation_language"
+META_HINT = "language_hint"
+
+
+@dataclass(frozen=True)
+class LanguageDecision:
+    code: str
+    source: str
+    detected: str | None = None
+    confidence: float = 0.0
+    # The language of the message when the assistant does not speak it
+    # (outside the list, or listed but not yet supported): answered in the
+    # unsupported-language way and counted for work package 6.
+    unsupported: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["confidence"] = round(self.confidence, 4)
+        return data
+
+
+def normalise_tag(tag: Any) -> str | None:
+    """'sv-FI' -> 'sv', 'zh_Hans' -> 'zh'; None for anything else."""
+    if not isinstance(tag, str) or not tag.strip():
+        return None
+    return tag.strip().replace("_", "-").split("-")[0].lower() or None
+
+
+class LanguageDecider:
+    def __init__(self, catalog: LanguageCatalog, detector: LanguageDetector | None = None) -> None:
+        self.catalog = catalog
+        self.detector = detector or LanguageDetector(catalog)
+        self.explicit = ExplicitRequestMatcher(catalog)
+
+    def decide(
+        self, text: str, metadata: dict[str, Any] | None = None, intent: str | None = None
+    ) -> LanguageDecision:
+        metadata = metadata if isinstance(metadata, dict) else {}
+        catalog = self.catalog
+        text = text or ""
+
+        requested = normalise_tag(metadata.get(META_CHOICE))
+        if requested is None:
+            requested = (
+                self.explicit.from_payload(text)
+                if text.startswith("/")
+                else self.explicit.from_words(text, intent)
+            )
+        if requested is not None:
+            if catalog.is_supported(requested):
+                return LanguageDecision(requested, EXPLICIT, requested, 1.0)
+            fallback = self._fallback(metadata)
+            return LanguageDecision(fallback.code, fallback.source, requested, 1.0, requested)
+
+        if not text.startswith("/"):
+            detection = self.detector.detect(text)
+            if detection.other_language:
+                fallback = self._fallback(metadata)
+                return LanguageDecision(
+                    fallback.code, fallback.source, detection.other_language,
+                    detection.confidence, detection.other_language,
+                )
+            if detection.trusted and detection.code:
+                if catalog.is_supported(detection.code):
+                    return LanguageDecision(
+                        detection.code, DETECTED, detection.code, detection.confidence
+                    )
+                fallback = self._fallback(metadata)
+                return LanguageDecision(
+                    fallback.code, fallback.source, detection.code,
+                    detection.confidence, detection.code,
+                )
+            fallback = self._fallback(metadata)
+            return LanguageDecision(
+                fallback.code, fallback.source, detection.code, detection.confidence
+            )
+        return self._fallback(metadata)
+
+    def _fallback(self, metadata: dict[str, Any]) -> LanguageDecision:
+        for key, source in ((META_CONVERSATION, CONVERSATION), (META_HINT, HINT)):
+            code = normalise_tag(metadata.get(key))
+            if self.catalog.is_supported(code):
+                return LanguageDecision(code, source)
+        return LanguageDecision(self.catalog.default, DEFAULT)
+
+
+_DECIDER: LanguageDecider | None = None
+
+
+def decide_language(
+    text: str, metadata: dict[str, Any] | None = None, intent: str | None = None
+) -> LanguageDecision:
+    """Module-level convenience with a shared decider (langdetect profiles load once)."""
+    global _DECIDER
+    if _DECIDER is None:
+        from bot.language.catalog import load_catalog
+
+        _DECIDER = LanguageDecider(load_catalog())
+    return _DECIDER.decide(text, metadata, intent)

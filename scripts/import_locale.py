@@ -1,0 +1,153 @@
+"""Import one language's texts into the domain.
+
+Translators and writers work on one file per language (a "locale file": topic
+titles, group titles, button titles and responses, see docs/content.md). This
+tool puts that language's variation into every response of the domain, each with
+the condition `language == <code>`, replacing the previous variation of that
+language and leaving the other languages untouched. The domain stays the single
+source of truth that Rasa reads.
+
+    python -m scripts.import_locale sv path/to/responses_sv.yml
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import yaml
+
+from bot.language.catalog import load_catalog
+from bot.paths import PROJECT_ROOT
+
+RESPONSES_DIR = PROJECT_ROOT / "domain" / "responses"
+TOPICS_FILE = PROJECT_ROOT.parent / "shared" / "spec" / "topics.yml"
+GROUPS: dict[str, list[str]] = {
+    "benefits": ["register_as_jobseeker", "benefit_apply", "benefit_amount", "benefit_report",
+                 "part_time_work", "got_a_job", "laid_off", "quit_job"],
+    "obligations": ["initial_interview", "employment_plan", "job_search_obligation", "job_offers",
+                    "job_search_profile", "missed_obligation", "appointment", "report_changes",
+                    "travel_abroad", "appeal_decision"],
+    "work_and_training": ["find_jobs", "cv_help", "career_guidance", "labour_market_training",
+                          "studying_while_unemployed", "work_trial", "pay_subsidy", "start_up_grant"],
+    "immigrants_and_youth": ["integration_services", "language_courses", "interpreter",
+                             "degree_recognition", "youth_services", "youth_education_obligation"],
+    "contact_and_support": ["contact_info", "service_area", "work_ability_health", "social_services"],
+}
+CONVERSATION_KEYS = [
+    "utter_greet", "utter_goodbye", "utter_thank", "utter_bot_challenge", "utter_privacy",
+    "utter_language_changed", "utter_out_of_scope", "utter_anything_else",
+    "utter_handoff_contact",
+]
+
+
+def payload(intent: str, **entities: str) -> str:
+    return f"/{intent}{json.dumps(entities, ensure_ascii=False)}" if entities else f"/{intent}"
+
+
+def _condition(code: str) -> list[dict]:
+    return [{"type": "slot", "name": "language", "value": code}]
+
+
+def build_variations(code: str, locale: dict) -> dict[str, dict]:
+    """Every response of one language: key -> variation (text, buttons)."""
+    texts = {k: v.strip() for k, v in locale["responses"].items()}
+    buttons = locale["buttons"]
+    talk = {"title": buttons["talk_to_person"], "payload": payload("request_human")}
+    group_buttons = [
+        {"title": locale["group_titles"][g], "payload": payload("help", topic_group=g)} for g in GROUPS
+    ]
+    out: dict[str, dict] = {}
+    for key in CONVERSATION_KEYS:
+        out[key] = {"text": texts[key]}
+    out["utter_help_menu"] = {"text": texts["utter_help_menu"], "buttons": group_buttons + [talk]}
+    out["utter_default"] = {"text": texts["utter_default"], "buttons": group_buttons + [talk]}
+    out["utter_offer_handoff"] = {
+        "text": texts["utter_offer_handoff"],
+        "buttons": [
+            {"title": buttons["yes"], "payload": payload("affirm")},
+            {"title": buttons["no"], "payload": payload("deny")},
+        ],
+    }
+    catalog = load_catalog()
+    out["utter_choose_language"] = {
+        "text": texts["utter_choose_language"],
+        "buttons": [
+            {"title": catalog.languages[c].native_name, "payload": payload("change_language", language=c)}
+            for c in catalog.supported
+        ],
+    }
+    for group, topics in GROUPS.items():
+        out[f"utter_group_{group}"] = {
+            "text": locale["group_texts"][group].strip(),
+            "buttons": [{"title": locale["topic_titles"][t], "payload": payload(t)} for t in topics]
+            + [{"title": buttons["other_topics"], "payload": payload("help")}],
+        }
+        for topic in topics:
+            out[f"utter_{topic}"] = {"text": texts[f"utter_{topic}"]}
+    return out
+
+
+def target_file(key: str) -> str:
+    for group, topics in GROUPS.items():
+        if key in {f"utter_{t}" for t in topics}:
+            return f"topics_{group}.yml"
+    if key.startswith("utter_group_") or key in {
+        "utter_help_menu", "utter_default", "utter_offer_handoff", "utter_choose_language",
+    }:
+        return "menus.yml"
+    return "conversation.yml"
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """Writes shared button lists out in full: YAML anchors confuse human editors."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_NoAliasDumper.add_representer(str, _str_representer)
+
+
+HEADER = (
+    "# Responses, one variation per language (condition on the `language` slot).\n"
+    "# Edit texts here; scripts/import_locale.py imports a whole language at once.\n"
+)
+
+
+def import_locale(code: str, locale: dict) -> None:
+    files: dict[str, dict] = {}
+    for path in sorted(RESPONSES_DIR.glob("*.yml")):
+        files[path.name] = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("responses", {})
+    touched: set[str] = set()
+    for key, variation in build_variations(code, locale).items():
+        touched.add(target_file(key))
+        responses = files.setdefault(target_file(key), {})
+        kept = [v for v in responses.get(key, []) if v.get("condition") != _condition(code)]
+        responses[key] = kept + [{**variation, "condition": _condition(code)}]
+    for name in sorted(touched):
+        responses = files[name]
+        body = yaml.dump(
+            {"version": "3.1", "responses": dict(sorted(responses.items()))},
+            Dumper=_NoAliasDumper, allow_unicode=True, sort_keys=False, width=100,
+        )
+        (RESPONSES_DIR / name).write_text(HEADER + body, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("code")
+    parser.add_argument("locale_file", type=Path)
+    args = parser.parse_args()
+    locale = yaml.safe_load(args.locale_file.read_text(encoding="utf-8"))
+    import_locale(args.code, locale)
+
+
+if __name__ == "__main__":
+    main()

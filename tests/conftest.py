@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.paths import PROJECT_ROOT
+from scripts.model import model_path
+from tests.helpers import Servers, running_servers
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    """The model of the current inputs; trained here only if `make train` has not run."""
+    path = model_path()
+    if not path.exists():
+        subprocess.run([sys.executable, "-m", "scripts.train"], cwd=PROJECT_ROOT, check=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def servers(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Servers:
+    with running_servers(trained_model, tmp_path_factory.mktemp("servers")) as running:
+        yield running

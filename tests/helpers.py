@@ -1,0 +1,97 @@
+"""Starting the real Rasa and action servers for tests and benchmarks."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from bot.paths import PROJECT_ROOT
+from scripts.serve import actions_command, rasa_command
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} did not come up in {timeout:.0f}s")
+
+
+@dataclass
+class Servers:
+    rasa_url: str
+    actions_url: str
+    endpoints: Path
+
+    def post(self, path: str, payload: dict) -> object:
+        request = urllib.request.Request(
+            self.rasa_url + path,
+            data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read().decode())
+
+    def say(self, sender: str, text: str, **metadata: object) -> list[dict]:
+        return self.post("/webhooks/rest/webhook", {"sender": sender, "message": text, "metadata": metadata})
+
+    def parse(self, text: str) -> dict:
+        return self.post("/model/parse", {"text": text})
+
+    def tracker(self, sender: str) -> dict:
+        with urllib.request.urlopen(f"{self.rasa_url}/conversations/{sender}/tracker", timeout=30) as r:
+            return json.loads(r.read().decode())
+
+
+@contextmanager
+def running_servers(model: Path, log_dir: Path | None = None) -> Iterator[Servers]:
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="assistant-logs-"))
+    actions_port, rasa_port = free_port(), free_port()
+    endpoints = log_dir / "endpoints.yml"
+    endpoints.write_text(f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    processes = []
+    try:
+        with open(log_dir / "actions.log", "w") as actions_log, open(log_dir / "rasa.log", "w") as rasa_log:
+            actions = subprocess.Popen(actions_command(actions_port), cwd=PROJECT_ROOT, env=env,
+                                       stdout=actions_log, stderr=subprocess.STDOUT)
+            processes.append(actions)
+            command = rasa_command(rasa_port, str(model))
+            command[command.index("--endpoints") + 1] = str(endpoints)
+            rasa = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=rasa_log,
+                                    stderr=subprocess.STDOUT)
+            processes.append(rasa)
+            wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions)
+            wait_until_up(f"http://127.0.0.1:{rasa_port}/status", rasa)
+            yield Servers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}", endpoints)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()

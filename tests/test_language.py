@@ -1,0 +1,198 @@
+"""The language order of DESIGN.md, rule by rule, on the decision logic itself."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.language import LanguageDecider, load_catalog
+from bot.language.catalog import parse_catalog
+from bot.language.decision import normalise_tag
+
+
+@pytest.fixture(scope="module")
+def decider() -> LanguageDecider:
+    return LanguageDecider(load_catalog())
+
+
+def test_catalog_lists_the_twelve_contract_languages() -> None:
+    catalog = load_catalog()
+    assert catalog.codes == ["fi", "sv", "en", "ru", "uk", "et", "ar", "so", "fa", "zh", "vi", "sq"]
+    assert catalog.default == "fi"
+    assert {"fi", "sv", "en"} <= set(catalog.supported)
+    assert catalog.direction("ar") == "rtl" and catalog.direction("fa") == "rtl"
+    assert catalog.direction("fi") == "ltr"
+
+
+def test_default_language_must_be_supported() -> None:
+    with pytest.raises(ValueError):
+        parse_catalog({"default": "ru", "languages": {"ru": {
+            "native_name": "Русский", "english_name": "Russian", "status": "planned"}}})
+
+
+# 1. explicit choice -------------------------------------------------------
+
+def test_explicit_choice_in_metadata_wins_over_everything(decider: LanguageDecider) -> None:
+    decision = decider.decide(
+        "how do I register as an unemployed jobseeker",
+        {"language_choice": "sv", "conversation_language": "fi", "language_hint": "en"},
+    )
+    assert (decision.code, decision.source) == ("sv", "explicit")
+
+
+def test_button_payload_is_explicit(decider: LanguageDecider) -> None:
+    decision = decider.decide('/change_language{"language": "en"}', {"conversation_language": "fi"})
+    assert (decision.code, decision.source) == ("en", "explicit")
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "expected"),
+    [
+        ("in English please", "change_language", "en"),
+        ("puhutaan ruotsia", "change_language", "sv"),
+        ("på svenska tack", "change_language", "sv"),
+        ("voitko puhua englantia", "change_language", "en"),
+        ("can we speak finnish", "change_language", "fi"),
+        ("suomeksi", "nlu_fallback", "fi"),
+        ("English", "greet", "en"),
+        ("svenska", None, "sv"),
+    ],
+)
+def test_language_asked_for_in_words(decider: LanguageDecider, text: str, intent: str | None,
+                                     expected: str) -> None:
+    decision = decider.decide(text, {"conversation_language": "fi" if expected != "fi" else "en"}, intent)
+    assert (decision.code, decision.source) == (expected, "explicit")
+
+
+def test_a_language_named_inside_a_service_question_is_not_a_switch(decider: LanguageDecider) -> None:
+    decision = decider.decide(
+        "I do not speak Finnish, can I get an interpreter", {"conversation_language": "en"}, "interpreter"
+    )
+    assert decision.source != "explicit"
+    assert decision.code == "en"
+    decision = decider.decide("interpreter in arabic", {"conversation_language": "en"}, "interpreter")
+    assert (decision.code, decision.unsupported) == ("en", None)
+
+
+def test_asking_for_a_language_not_yet_supported_is_flagged(decider: LanguageDecider) -> None:
+    decision = decider.decide("по-русски", {"conversation_language": "fi"}, "change_language")
+    assert decision.unsupported == "ru"
+    assert decision.code == "fi"  # the answer stays in a language the assistant speaks
+
+
+# 2. detection -----------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("miten ilmoittaudun työttömäksi työnhakijaksi", "fi"),
+        ("mä sain potkut töistä mitä nyt", "fi"),
+        ("hur anmäler jag mig som arbetssökande", "sv"),
+        ("how do I register as unemployed", "en"),
+    ],
+)
+def test_long_enough_messages_are_detected(decider: LanguageDecider, text: str, expected: str) -> None:
+    decision = decider.decide(text, {"conversation_language": "fi" if expected != "fi" else "sv"})
+    assert (decision.code, decision.source) == (expected, "detected")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("hur ansöker jag om starttiraha från kela", "sv"),
+        ("can i get palkkatuki from te-toimisto", "en"),
+        ("kan jag få karenssi om jag säger upp mig", "sv"),
+        ("what is työkkäri karenssi exactly", "en"),
+    ],
+)
+def test_finnish_service_words_do_not_make_a_message_finnish(
+    decider: LanguageDecider, text: str, expected: str
+) -> None:
+    decision = decider.decide(text, {"conversation_language": "fi"})
+    assert (decision.code, decision.source) == (expected, "detected")
+
+
+def test_detection_is_deterministic(decider: LanguageDecider) -> None:
+    text = "voinko matkustaa ulkomaille"
+    assert len({decider.decide(text).as_dict().__repr__() for _ in range(5)}) == 1
+
+
+# 3. the conversation's language: short messages never flip it --------------------
+
+@pytest.mark.parametrize("text", ["ok", "kiitos", "tack", "hej", "thanks!", "ok thanks", "joo", "ja tack", "👍", "1234"])
+@pytest.mark.parametrize("conversation", ["fi", "sv", "en"])
+def test_one_or_two_words_keep_the_conversation_language(
+    decider: LanguageDecider, text: str, conversation: str
+) -> None:
+    decision = decider.decide(text, {"conversation_language": conversation, "language_hint": "fi"})
+    assert (decision.code, decision.source) == (conversation, "conversation")
+
+
+# 4. the channel's hint, 5. the default ---------------------------------------------
+
+def test_channel_hint_applies_when_nothing_else_decides(decider: LanguageDecider) -> None:
+    decision = decider.decide("hej", {"language_hint": "sv-FI"})
+    assert (decision.code, decision.source) == ("sv", "hint")
+
+
+def test_unsupported_hint_falls_back_to_default(decider: LanguageDecider) -> None:
+    decision = decider.decide("ok", {"language_hint": "de-DE"})
+    assert (decision.code, decision.source) == ("fi", "default")
+
+
+def test_default_without_any_metadata(decider: LanguageDecider) -> None:
+    assert decider.decide("ok").as_dict()["source"] == "default"
+    assert decider.decide("", None).code == "fi"
+
+
+@pytest.mark.parametrize(("tag", "code"), [("sv-FI", "sv"), ("en_GB", "en"), ("FI", "fi"), ("", None), (None, None), (5, None)])
+def test_normalise_tag(tag: object, code: str | None) -> None:
+    assert normalise_tag(tag) == code
+
+
+# languages the assistant does not speak ----------------------------------------------
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Merhaba, işsizlik parası için nasıl başvuru yapabilirim acaba", "tr"),
+        ("Hola, ¿cómo puedo solicitar el subsidio de desempleo en Finlandia?", "es"),
+        ("ምዝገባ ከመይ ይግበር እየ ስራ ኣልቦ", "und-Ethi"),
+        ("Как зарегистрироваться безработным в Эспоо", "ru"),
+        ("我想申请失业救济金", "zh"),
+    ],
+)
+def test_messages_in_languages_the_assistant_does_not_speak_are_flagged(
+    decider: LanguageDecider, text: str, language: str
+) -> None:
+    decision = decider.decide(text, {"conversation_language": "sv"})
+    assert decision.unsupported == language
+    assert decision.code == "sv"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "update my employment plan",
+        "complaint about employment services",
+        "i am sick cannot do full time job",
+        "applying for unemployment benefits",
+        "does espoo serve kauniainen also",
+    ],
+)
+def test_short_english_is_not_mistaken_for_another_language(decider: LanguageDecider, text: str) -> None:
+    decision = decider.decide(text, {"conversation_language": "fi"})
+    assert decision.unsupported is None
+    assert decision.code == "en"
+
+
+def test_mixed_input_with_links_and_numbers(decider: LanguageDecider) -> None:
+    decision = decider.decide(
+        "voinko hakea https://tyomarkkinatori.fi/ kautta 4 työpaikkaa kuussa", {"conversation_language": "en"}
+    )
+    assert (decision.code, decision.source) == ("fi", "detected")
+
+
+def test_decision_is_serialisable_for_the_parse_result(decider: LanguageDecider) -> None:
+    data = decider.decide("how do I register as unemployed").as_dict()
+    assert set(data) == {"code", "source", "detected", "confidence", "unsupported"}
+    assert data["code"] == "en" and data["source"] == "detected"
