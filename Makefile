@@ -9,7 +9,7 @@ PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo $$p; break; }; done)
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv train run chat test lint bench validate lock clean
+.PHONY: help venv browsers train run chat test lint bench validate lock clean
 
 help:
 	@echo "make run    - train if needed, start the Rasa server (5005) and action server (5055)"
@@ -31,8 +31,13 @@ lock: ## re-resolve every dependency together from pyproject.toml
 	rm -rf .lockenv && $(PYTHON310) -m venv .lockenv
 	.lockenv/bin/pip install --quiet --upgrade "pip<24.1"
 	.lockenv/bin/pip install --quiet ".[dev]"
-	.lockenv/bin/pip freeze --exclude-editable | grep -v '^espoo-employment-assistant' > requirements.lock
+	.lockenv/bin/pip freeze --all --exclude-editable | grep -v "^espoo-employment-assistant\|^pip==" > requirements.lock
 	rm -rf .lockenv
+
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+browsers:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 train: $(STAMP)
 	$(PY) -m scripts.train
@@ -49,7 +54,7 @@ validate: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-test: $(STAMP)
+test: $(STAMP) browsers
 	$(VENV)/bin/ruff check .
 	$(PY) -m scripts.train
 	$(PY) -m pytest

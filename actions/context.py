@@ -10,7 +10,11 @@ FALLBACK_INTENT = "nlu_fallback"
 
 
 def latest_entities(tracker: Tracker, name: str) -> list[Any]:
-    return [e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == name]
+    return [
+        e.get("value")
+        for e in tracker.latest_message.get("entities", [])
+        if e.get("entity") == name
+    ]
 
 
 def user_events(tracker: Tracker) -> list[dict[str, Any]]:

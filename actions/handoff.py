@@ -21,7 +21,10 @@ def handoff_reason(tracker: Tracker) -> str:
     if tracker.get_slot(HANDOFF_OFFERED_SLOT):
         return "fallback_offer"
     for event in user_events(tracker)[-2:]:
-        if any(e.get("entity") == "unsupported_language" for e in (event.get("parse_data") or {}).get("entities", [])):
+        if any(
+            e.get("entity") == "unsupported_language"
+            for e in (event.get("parse_data") or {}).get("entities", [])
+        ):
             return "interpreter"
     if (tracker.latest_message.get("text") or "").startswith("/"):
         return "button"
@@ -35,7 +38,9 @@ class ActionRequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        topics = {i for i in domain.get("intents", []) if f"utter_{i}" in domain.get("responses", {})}
+        topics = {
+            i for i in domain.get("intents", []) if f"utter_{i}" in domain.get("responses", {})
+        }
         dispatcher.utter_message(response="utter_handoff_contact")
         dispatcher.utter_message(
             json_message={

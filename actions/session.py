@@ -20,7 +20,10 @@ def initial_language(metadata: dict[str, Any], carried: str | None, resumed: boo
     A resumed conversation (a new session of the same user) keeps its language.
     """
     catalog = load_catalog()
-    candidates = [normalise_tag(metadata.get(META_CHOICE)), normalise_tag(metadata.get(META_CONVERSATION))]
+    candidates = [
+        normalise_tag(metadata.get(META_CHOICE)),
+        normalise_tag(metadata.get(META_CONVERSATION)),
+    ]
     if resumed:
         candidates.append(carried)
     candidates.append(normalise_tag(metadata.get(META_HINT)))
@@ -40,7 +43,9 @@ class ActionSessionStart(Action):
         events: list[EventType] = [SessionStarted()]
         metadata = tracker.get_slot(SESSION_METADATA_SLOT) or {}
         resumed = any(e.get("event") == "session_started" for e in tracker.events)
-        if resumed and domain.get("session_config", {}).get("carry_over_slots_to_new_session", True):
+        if resumed and domain.get("session_config", {}).get(
+            "carry_over_slots_to_new_session", True
+        ):
             events += [
                 SlotSet(name, value)
                 for name, value in tracker.current_slot_values().items()

@@ -37,9 +37,7 @@ OUT_OF_SCOPE = "out_of_scope"
 SLOT_CHANGING_SOURCES = (EXPLICIT, DETECTED)
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
 class LanguageDecider(GraphComponent):
     """Adds the language decision to each parsed message."""
 
@@ -75,7 +73,8 @@ class LanguageDecider(GraphComponent):
         message.set(LANGUAGE_KEY, decision.as_dict(), add_to_output=True)
 
         entities = [
-            e for e in message.get(ENTITIES, [])
+            e
+            for e in message.get(ENTITIES, [])
             if e.get("entity") not in (LANGUAGE_ENTITY, UNSUPPORTED_ENTITY)
         ]
         if decision.unsupported:
@@ -98,4 +97,3 @@ class LanguageDecider(GraphComponent):
             "confidence_entity": 1.0,
             "extractor": LanguageDecider.__name__,
         }
-

@@ -24,20 +24,62 @@ from bot.paths import PROJECT_ROOT
 RESPONSES_DIR = PROJECT_ROOT / "domain" / "responses"
 TOPICS_FILE = PROJECT_ROOT.parent / "shared" / "spec" / "topics.yml"
 GROUPS: dict[str, list[str]] = {
-    "benefits": ["register_as_jobseeker", "benefit_apply", "benefit_amount", "benefit_report",
-                 "part_time_work", "got_a_job", "laid_off", "quit_job"],
-    "obligations": ["initial_interview", "employment_plan", "job_search_obligation", "job_offers",
-                    "job_search_profile", "missed_obligation", "appointment", "report_changes",
-                    "travel_abroad", "appeal_decision"],
-    "work_and_training": ["find_jobs", "cv_help", "career_guidance", "labour_market_training",
-                          "studying_while_unemployed", "work_trial", "pay_subsidy", "start_up_grant"],
-    "immigrants_and_youth": ["integration_services", "language_courses", "interpreter",
-                             "degree_recognition", "youth_services", "youth_education_obligation"],
-    "contact_and_support": ["contact_info", "service_area", "work_ability_health", "social_services"],
+    "benefits": [
+        "register_as_jobseeker",
+        "benefit_apply",
+        "benefit_amount",
+        "benefit_report",
+        "part_time_work",
+        "got_a_job",
+        "laid_off",
+        "quit_job",
+    ],
+    "obligations": [
+        "initial_interview",
+        "employment_plan",
+        "job_search_obligation",
+        "job_offers",
+        "job_search_profile",
+        "missed_obligation",
+        "appointment",
+        "report_changes",
+        "travel_abroad",
+        "appeal_decision",
+    ],
+    "work_and_training": [
+        "find_jobs",
+        "cv_help",
+        "career_guidance",
+        "labour_market_training",
+        "studying_while_unemployed",
+        "work_trial",
+        "pay_subsidy",
+        "start_up_grant",
+    ],
+    "immigrants_and_youth": [
+        "integration_services",
+        "language_courses",
+        "interpreter",
+        "degree_recognition",
+        "youth_services",
+        "youth_education_obligation",
+    ],
+    "contact_and_support": [
+        "contact_info",
+        "service_area",
+        "work_ability_health",
+        "social_services",
+    ],
 }
 CONVERSATION_KEYS = [
-    "utter_greet", "utter_goodbye", "utter_thank", "utter_bot_challenge", "utter_privacy",
-    "utter_language_changed", "utter_out_of_scope", "utter_anything_else",
+    "utter_greet",
+    "utter_goodbye",
+    "utter_thank",
+    "utter_bot_challenge",
+    "utter_privacy",
+    "utter_language_changed",
+    "utter_out_of_scope",
+    "utter_anything_else",
     "utter_handoff_contact",
 ]
 
@@ -56,7 +98,8 @@ def build_variations(code: str, locale: dict) -> dict[str, dict]:
     buttons = locale["buttons"]
     talk = {"title": buttons["talk_to_person"], "payload": payload("request_human")}
     group_buttons = [
-        {"title": locale["group_titles"][g], "payload": payload("help", topic_group=g)} for g in GROUPS
+        {"title": locale["group_titles"][g], "payload": payload("help", topic_group=g)}
+        for g in GROUPS
     ]
     out: dict[str, dict] = {}
     for key in CONVERSATION_KEYS:
@@ -74,7 +117,10 @@ def build_variations(code: str, locale: dict) -> dict[str, dict]:
     out["utter_choose_language"] = {
         "text": texts["utter_choose_language"],
         "buttons": [
-            {"title": catalog.languages[c].native_name, "payload": payload("change_language", language=c)}
+            {
+                "title": catalog.languages[c].native_name,
+                "payload": payload("change_language", language=c),
+            }
             for c in catalog.supported
         ],
     }
@@ -94,7 +140,10 @@ def target_file(key: str) -> str:
         if key in {f"utter_{t}" for t in topics}:
             return f"topics_{group}.yml"
     if key.startswith("utter_group_") or key in {
-        "utter_help_menu", "utter_default", "utter_offer_handoff", "utter_choose_language",
+        "utter_help_menu",
+        "utter_default",
+        "utter_offer_handoff",
+        "utter_choose_language",
     }:
         return "menus.yml"
     return "conversation.yml"
@@ -124,7 +173,9 @@ HEADER = (
 def import_locale(code: str, locale: dict) -> None:
     files: dict[str, dict] = {}
     for path in sorted(RESPONSES_DIR.glob("*.yml")):
-        files[path.name] = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("responses", {})
+        files[path.name] = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(
+            "responses", {}
+        )
     touched: set[str] = set()
     for key, variation in build_variations(code, locale).items():
         touched.add(target_file(key))
@@ -135,7 +186,10 @@ def import_locale(code: str, locale: dict) -> None:
         responses = files[name]
         body = yaml.dump(
             {"version": "3.1", "responses": dict(sorted(responses.items()))},
-            Dumper=_NoAliasDumper, allow_unicode=True, sort_keys=False, width=100,
+            Dumper=_NoAliasDumper,
+            allow_unicode=True,
+            sort_keys=False,
+            width=100,
         )
         (RESPONSES_DIR / name).write_text(HEADER + body, encoding="utf-8")
 

@@ -75,10 +75,18 @@ async def _predict(agent, examples: list[tuple[str, str]]) -> list[Prediction]:
         ranking = [r for r in result.get("intent_ranking", []) if r["name"] != FALLBACK]
         top = ranking[0] if ranking else {"name": result["intent"]["name"], "confidence": 0.0}
         second = ranking[1]["confidence"] if len(ranking) > 1 else 0.0
-        out.append(Prediction(
-            text, expected, result["intent"]["name"], result["intent"]["confidence"],
-            top["name"], top["confidence"], second, result.get("language", {}),
-        ))
+        out.append(
+            Prediction(
+                text,
+                expected,
+                result["intent"]["name"],
+                result["intent"]["confidence"],
+                top["name"],
+                top["confidence"],
+                second,
+                result.get("language", {}),
+            )
+        )
     return out
 
 
@@ -107,7 +115,9 @@ def score(language: str, predictions: list[Prediction]) -> LanguageScore:
     )
 
 
-def evaluate(model: Path, languages: list[str] | None = None) -> dict[str, tuple[LanguageScore, list[Prediction]]]:
+def evaluate(
+    model: Path, languages: list[str] | None = None
+) -> dict[str, tuple[LanguageScore, list[Prediction]]]:
     agent = load_agent(model)
     results = {}
     for language, examples in heldout_sets(languages).items():

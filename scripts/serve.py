@@ -11,13 +11,21 @@ from scripts.model import model_path
 def rasa_command(port: int | None = None, model: str | None = None) -> list[str]:
     port = port or int(os.environ.get("RASA_PORT", "5005"))
     return [
-        sys.executable, "-m", "rasa", "run",
-        "--model", model or str(model_path()),
+        sys.executable,
+        "-m",
+        "rasa",
+        "run",
+        "--model",
+        model or str(model_path()),
         "--enable-api",
-        "--interface", os.environ.get("RASA_INTERFACE", "127.0.0.1"),
-        "--port", str(port),
-        "--endpoints", os.environ.get("RASA_ENDPOINTS", "config/endpoints.yml"),
-        "--credentials", "config/credentials.yml",
+        "--interface",
+        os.environ.get("RASA_INTERFACE", "127.0.0.1"),
+        "--port",
+        str(port),
+        "--endpoints",
+        os.environ.get("RASA_ENDPOINTS", "config/endpoints.yml"),
+        "--credentials",
+        "config/credentials.yml",
     ]
 
 

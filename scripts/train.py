@@ -23,9 +23,20 @@ def main() -> int:
         return 0
     print(f"training {target.name} (inputs changed)", flush=True)
     command = [
-        sys.executable, "-m", "rasa", "train",
-        "--config", "config/config.yml", "--domain", "domain", "--data", "data",
-        "--out", str(MODELS_DIR), "--fixed-model-name", model_name(),
+        sys.executable,
+        "-m",
+        "rasa",
+        "train",
+        "--config",
+        "config/config.yml",
+        "--domain",
+        "domain",
+        "--data",
+        "data",
+        "--out",
+        str(MODELS_DIR),
+        "--fixed-model-name",
+        model_name(),
     ]
     result = subprocess.run(command, cwd=MODELS_DIR.parent)
     if result.returncode == 0:

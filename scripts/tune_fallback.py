@@ -17,12 +17,17 @@ from scripts.nlu_eval import evaluate
 def main(model: Path) -> None:
     predictions = [p for _, (_, preds) in evaluate(model).items() for p in preds]
     n = len(predictions)
-    print(f"{'threshold':>9} {'ambiguity':>9} {'accuracy':>8} {'caught_wrong':>12} {'lost_right':>10}")
+    print(
+        f"{'threshold':>9} {'ambiguity':>9} {'accuracy':>8} {'caught_wrong':>12} {'lost_right':>10}"
+    )
     for threshold in (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5):
         for ambiguity in (0.0, 0.02, 0.05):
             kept_right = caught = lost = 0
             for p in predictions:
-                falls_back = p.top_confidence < threshold or (p.top_confidence - p.second_confidence) < ambiguity
+                falls_back = (
+                    p.top_confidence < threshold
+                    or (p.top_confidence - p.second_confidence) < ambiguity
+                )
                 right = p.top_intent == p.expected
                 kept_right += right and not falls_back
                 caught += (not right) and falls_back

@@ -8,7 +8,7 @@ import pytest
 
 from bot.paths import PROJECT_ROOT
 from scripts.model import model_path
-from tests.helpers import Servers, running_servers
+from tests.helpers import Gateway, Servers, running_gateway, running_servers
 
 
 @pytest.fixture(scope="session")
@@ -23,4 +23,10 @@ def trained_model() -> Path:
 @pytest.fixture(scope="session")
 def servers(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Servers:
     with running_servers(trained_model, tmp_path_factory.mktemp("servers")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def gateway(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Gateway:
+    with running_gateway(servers.rasa_url, tmp_path_factory.mktemp("gateway")) as running:
         yield running

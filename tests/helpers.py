@@ -6,14 +6,15 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from bot.paths import PROJECT_ROOT
 from scripts.serve import actions_command, rasa_command
@@ -56,13 +57,17 @@ class Servers:
             return json.loads(response.read().decode())
 
     def say(self, sender: str, text: str, **metadata: object) -> list[dict]:
-        return self.post("/webhooks/rest/webhook", {"sender": sender, "message": text, "metadata": metadata})
+        return self.post(
+            "/webhooks/rest/webhook", {"sender": sender, "message": text, "metadata": metadata}
+        )
 
     def parse(self, text: str) -> dict:
         return self.post("/model/parse", {"text": text})
 
     def tracker(self, sender: str) -> dict:
-        with urllib.request.urlopen(f"{self.rasa_url}/conversations/{sender}/tracker", timeout=30) as r:
+        with urllib.request.urlopen(
+            f"{self.rasa_url}/conversations/{sender}/tracker", timeout=30
+        ) as r:
             return json.loads(r.read().decode())
 
 
@@ -75,18 +80,29 @@ def running_servers(model: Path, log_dir: Path | None = None) -> Iterator[Server
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     processes = []
     try:
-        with open(log_dir / "actions.log", "w") as actions_log, open(log_dir / "rasa.log", "w") as rasa_log:
-            actions = subprocess.Popen(actions_command(actions_port), cwd=PROJECT_ROOT, env=env,
-                                       stdout=actions_log, stderr=subprocess.STDOUT)
+        with (
+            open(log_dir / "actions.log", "w") as actions_log,
+            open(log_dir / "rasa.log", "w") as rasa_log,
+        ):
+            actions = subprocess.Popen(
+                actions_command(actions_port),
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=actions_log,
+                stderr=subprocess.STDOUT,
+            )
             processes.append(actions)
             command = rasa_command(rasa_port, str(model))
             command[command.index("--endpoints") + 1] = str(endpoints)
-            rasa = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=rasa_log,
-                                    stderr=subprocess.STDOUT)
+            rasa = subprocess.Popen(
+                command, cwd=PROJECT_ROOT, env=env, stdout=rasa_log, stderr=subprocess.STDOUT
+            )
             processes.append(rasa)
             wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions)
             wait_until_up(f"http://127.0.0.1:{rasa_port}/status", rasa)
-            yield Servers(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}", endpoints)
+            yield Servers(
+                f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}", endpoints
+            )
     finally:
         for process in processes:
             process.terminate()
@@ -95,3 +111,37 @@ def running_servers(model: Path, log_dir: Path | None = None) -> Iterator[Server
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@dataclass
+class Gateway:
+    url: str
+    database_url: str
+    process: subprocess.Popen
+
+
+@contextmanager
+def running_gateway(rasa_url: str, work_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Gateway]:
+    """The gateway (`python -m bot serve`) on a free port with its own SQLite file."""
+    port = free_port()
+    database_url = f"sqlite:///{work_dir / 'gateway.db'}"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "RASA_URL": rasa_url,
+        "DATABASE_URL": database_url,
+        "GATEWAY_PORT": str(port),
+        **(extra_env or {}),
+    }
+    with open(work_dir / "gateway.log", "a") as log:
+        process = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=PROJECT_ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", process, timeout=60)
+        yield Gateway(f"http://127.0.0.1:{port}", database_url, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -25,11 +25,18 @@ def test_catalog_lists_the_twelve_contract_languages() -> None:
 
 def test_default_language_must_be_supported() -> None:
     with pytest.raises(ValueError):
-        parse_catalog({"default": "ru", "languages": {"ru": {
-            "native_name": "Русский", "english_name": "Russian", "status": "planned"}}})
+        parse_catalog(
+            {
+                "default": "ru",
+                "languages": {
+                    "ru": {"native_name": "Русский", "english_name": "Russian", "status": "planned"}
+                },
+            }
+        )
 
 
 # 1. explicit choice -------------------------------------------------------
+
 
 def test_explicit_choice_in_metadata_wins_over_everything(decider: LanguageDecider) -> None:
     decision = decider.decide(
@@ -57,19 +64,28 @@ def test_button_payload_is_explicit(decider: LanguageDecider) -> None:
         ("svenska", None, "sv"),
     ],
 )
-def test_language_asked_for_in_words(decider: LanguageDecider, text: str, intent: str | None,
-                                     expected: str) -> None:
-    decision = decider.decide(text, {"conversation_language": "fi" if expected != "fi" else "en"}, intent)
+def test_language_asked_for_in_words(
+    decider: LanguageDecider, text: str, intent: str | None, expected: str
+) -> None:
+    decision = decider.decide(
+        text, {"conversation_language": "fi" if expected != "fi" else "en"}, intent
+    )
     assert (decision.code, decision.source) == (expected, "explicit")
 
 
-def test_a_language_named_inside_a_service_question_is_not_a_switch(decider: LanguageDecider) -> None:
+def test_a_language_named_inside_a_service_question_is_not_a_switch(
+    decider: LanguageDecider,
+) -> None:
     decision = decider.decide(
-        "I do not speak Finnish, can I get an interpreter", {"conversation_language": "en"}, "interpreter"
+        "I do not speak Finnish, can I get an interpreter",
+        {"conversation_language": "en"},
+        "interpreter",
     )
     assert decision.source != "explicit"
     assert decision.code == "en"
-    decision = decider.decide("interpreter in arabic", {"conversation_language": "en"}, "interpreter")
+    decision = decider.decide(
+        "interpreter in arabic", {"conversation_language": "en"}, "interpreter"
+    )
     assert (decision.code, decision.unsupported) == ("en", None)
 
 
@@ -81,6 +97,7 @@ def test_asking_for_a_language_not_yet_supported_is_flagged(decider: LanguageDec
 
 # 2. detection -----------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -90,7 +107,9 @@ def test_asking_for_a_language_not_yet_supported_is_flagged(decider: LanguageDec
         ("how do I register as unemployed", "en"),
     ],
 )
-def test_long_enough_messages_are_detected(decider: LanguageDecider, text: str, expected: str) -> None:
+def test_long_enough_messages_are_detected(
+    decider: LanguageDecider, text: str, expected: str
+) -> None:
     decision = decider.decide(text, {"conversation_language": "fi" if expected != "fi" else "sv"})
     assert (decision.code, decision.source) == (expected, "detected")
 
@@ -118,7 +137,10 @@ def test_detection_is_deterministic(decider: LanguageDecider) -> None:
 
 # 3. the conversation's language: short messages never flip it --------------------
 
-@pytest.mark.parametrize("text", ["ok", "kiitos", "tack", "hej", "thanks!", "ok thanks", "joo", "ja tack", "👍", "1234"])
+
+@pytest.mark.parametrize(
+    "text", ["ok", "kiitos", "tack", "hej", "thanks!", "ok thanks", "joo", "ja tack", "👍", "1234"]
+)
 @pytest.mark.parametrize("conversation", ["fi", "sv", "en"])
 def test_one_or_two_words_keep_the_conversation_language(
     decider: LanguageDecider, text: str, conversation: str
@@ -128,6 +150,7 @@ def test_one_or_two_words_keep_the_conversation_language(
 
 
 # 4. the channel's hint, 5. the default ---------------------------------------------
+
 
 def test_channel_hint_applies_when_nothing_else_decides(decider: LanguageDecider) -> None:
     decision = decider.decide("hej", {"language_hint": "sv-FI"})
@@ -144,12 +167,16 @@ def test_default_without_any_metadata(decider: LanguageDecider) -> None:
     assert decider.decide("", None).code == "fi"
 
 
-@pytest.mark.parametrize(("tag", "code"), [("sv-FI", "sv"), ("en_GB", "en"), ("FI", "fi"), ("", None), (None, None), (5, None)])
+@pytest.mark.parametrize(
+    ("tag", "code"),
+    [("sv-FI", "sv"), ("en_GB", "en"), ("FI", "fi"), ("", None), (None, None), (5, None)],
+)
 def test_normalise_tag(tag: object, code: str | None) -> None:
     assert normalise_tag(tag) == code
 
 
 # languages the assistant does not speak ----------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("text", "language"),
@@ -179,7 +206,9 @@ def test_messages_in_languages_the_assistant_does_not_speak_are_flagged(
         "does espoo serve kauniainen also",
     ],
 )
-def test_short_english_is_not_mistaken_for_another_language(decider: LanguageDecider, text: str) -> None:
+def test_short_english_is_not_mistaken_for_another_language(
+    decider: LanguageDecider, text: str
+) -> None:
     decision = decider.decide(text, {"conversation_language": "fi"})
     assert decision.unsupported is None
     assert decision.code == "en"
@@ -187,7 +216,8 @@ def test_short_english_is_not_mistaken_for_another_language(decider: LanguageDec
 
 def test_mixed_input_with_links_and_numbers(decider: LanguageDecider) -> None:
     decision = decider.decide(
-        "voinko hakea https://tyomarkkinatori.fi/ kautta 4 työpaikkaa kuussa", {"conversation_language": "en"}
+        "voinko hakea https://tyomarkkinatori.fi/ kautta 4 työpaikkaa kuussa",
+        {"conversation_language": "en"},
     )
     assert (decision.code, decision.source) == ("fi", "detected")
 

@@ -11,7 +11,11 @@ from bot.language.detection import LanguageDetector
 from bot.language.explicit import ExplicitRequestMatcher
 
 EXPLICIT, DETECTED, CONVERSATION, HINT, DEFAULT = (
-    "explicit", "detected", "conversation", "hint", "default",
+    "explicit",
+    "detected",
+    "conversation",
+    "hint",
+    "default",
 )
 # Metadata keys the gateway (or any REST client) may send with a message.
 META_CHOICE = "language_choice"
@@ -74,8 +78,11 @@ class LanguageDecider:
             if detection.other_language:
                 fallback = self._fallback(metadata)
                 return LanguageDecision(
-                    fallback.code, fallback.source, detection.other_language,
-                    detection.confidence, detection.other_language,
+                    fallback.code,
+                    fallback.source,
+                    detection.other_language,
+                    detection.confidence,
+                    detection.other_language,
                 )
             if detection.trusted and detection.code:
                 if catalog.is_supported(detection.code):
@@ -84,8 +91,11 @@ class LanguageDecider:
                     )
                 fallback = self._fallback(metadata)
                 return LanguageDecision(
-                    fallback.code, fallback.source, detection.code,
-                    detection.confidence, detection.code,
+                    fallback.code,
+                    fallback.source,
+                    detection.code,
+                    detection.confidence,
+                    detection.code,
                 )
             fallback = self._fallback(metadata)
             return LanguageDecision(

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 
 from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
 from langdetect.lang_detect_exception import LangDetectException
-from lingua import IsoCode639_1
+from lingua import IsoCode639_1, LanguageDetectorBuilder
 from lingua import Language as LinguaLanguage
-from lingua import LanguageDetectorBuilder
 
 from bot.language.catalog import LanguageCatalog
 from bot.language.text import UNSPACED_SCRIPTS, URL_OR_EMAIL, dominant_script, fold, words
@@ -57,8 +56,6 @@ DISTINCTIVE_LETTERS: dict[str, re.Pattern[str]] = {
 LANGDETECT_CODES = {"zh-cn": "zh", "zh-tw": "zh"}
 
 
-
-
 @dataclass(frozen=True)
 class Detection:
     code: str | None
@@ -91,9 +88,11 @@ class LanguageDetector:
             for code in [*catalog.codes, *self.settings.other_languages]
             if (lang := _lingua_language(code)) is not None
         }
-        self._lingua = LanguageDetectorBuilder.from_languages(
-            *lingua_languages.values()
-        ).with_preloaded_language_models().build()
+        self._lingua = (
+            LanguageDetectorBuilder.from_languages(*lingua_languages.values())
+            .with_preloaded_language_models()
+            .build()
+        )
         self._folded_terms = frozenset(fold(term) for term in catalog.service_terms)
 
     def _langdetect(self, text: str, candidates: list[str] | None) -> list[tuple[str, float]]:
@@ -162,7 +161,11 @@ class LanguageDetector:
             return Detection(None, 0.0, False, len(tokens), other_language=other)
 
         candidates = [c for c in SCRIPT_LANGUAGES.get(script, ()) if c in self.catalog.languages]
-        cue = [c for c in candidates if c in DISTINCTIVE_LETTERS and DISTINCTIVE_LETTERS[c].search(cleaned)]
+        cue = [
+            c
+            for c in candidates
+            if c in DISTINCTIVE_LETTERS and DISTINCTIVE_LETTERS[c].search(cleaned)
+        ]
         if len(cue) == 1:
             candidates = cue
         if not candidates:

@@ -1,0 +1,99 @@
+"""The gateway: one ASGI app for the web chat (socket.io), the widget and its
+demo page, Telegram's webhook (when configured) and health checks."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import socketio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bot.channels.webchat import WebChat
+from bot.language.catalog import load_catalog
+from bot.paths import PROJECT_ROOT
+from bot.rasa_client import RasaClient
+from bot.router import Router
+from bot.settings import Settings, load_settings
+from bot.store.db import Database, migrate
+from bot.store.repository import ConversationStore
+from bot.texts import section
+
+STATIC_DIR = PROJECT_ROOT / "bot" / "static"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+DEMO_CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'"
+
+
+def widget_config() -> dict:
+    """Languages and every widget text, for the widget to load at start."""
+    catalog = load_catalog()
+    return {
+        "default": catalog.default,
+        "languages": [
+            {"code": c, "name": catalog.languages[c].native_name, "direction": catalog.direction(c)}
+            for c in catalog.supported
+        ],
+        "texts": {c: section(c, "widget") for c in catalog.supported},
+    }
+
+
+def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
+    settings = settings or load_settings()
+    migrate(settings.database_url)
+    store = ConversationStore(Database(settings.database_url))
+    rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
+    router = Router(settings, store, rasa)
+    webchat = WebChat(router)
+    channels: list = []
+
+    async def demo_page(request: Request) -> Response:
+        response = FileResponse(STATIC_DIR / "index.html", headers=SECURITY_HEADERS)
+        response.headers["Content-Security-Policy"] = DEMO_CSP
+        return response
+
+    async def config(request: Request) -> Response:
+        return JSONResponse(widget_config(), headers={"Cache-Control": "no-cache"})
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.telegram.token:
+            from bot.channels.telegram import TelegramChannel
+
+            telegram = TelegramChannel(settings.telegram, router)
+            channels.append(telegram)
+            await telegram.start()
+            if settings.telegram.mode == "webhook":
+                app.router.routes.append(Route("/telegram/webhook", telegram.webhook, methods=["POST"]))
+        try:
+            yield
+        finally:
+            for channel in channels:
+                await channel.stop()
+            await rasa.close()
+
+    app = Starlette(
+        routes=[
+            Route("/", demo_page),
+            Route("/widget/config.json", config),
+            Route("/healthz", healthz),
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.router = router
+    app.state.webchat = webchat
+    return socketio.ASGIApp(webchat.sio, other_asgi_app=app, socketio_path="socket.io")
+
+
+
+

@@ -1,0 +1,1 @@
+"""User-facing channels: web chat (socket.io) and Telegram."""

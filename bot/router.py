@@ -1,0 +1,184 @@
+"""User message -> store -> Rasa (with metadata) -> store replies -> channel.
+
+The boundary rules live here, once for every channel: text is cleaned of
+control characters, empty and over-long messages get a clear answer, each
+conversation is rate-limited, and a text starting with "/" reaches Rasa as an
+intent only when it is the payload of a button the assistant offered in that
+conversation (nobody can type `/EXTERNAL_...`). Every user message is stored
+before it is processed and every reply before it is sent; when Rasa does not
+answer, the user hears so in their language and the message stays stored.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from anyio import to_thread
+
+from bot.language.catalog import load_catalog
+from bot.language.decision import normalise_tag
+from bot.rasa_client import AssistantUnavailable, RasaClient
+from bot.settings import Settings
+from bot.store.repository import ConversationStore
+from bot.texts import text as localized
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
+@dataclass
+class Reply:
+    text: str | None = None
+    buttons: list[dict[str, str]] = field(default_factory=list)
+    custom: dict[str, Any] | None = None
+    image: str | None = None
+    language: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        if self.text is not None:
+            data["text"] = self.text
+        if self.buttons:
+            data["buttons"] = self.buttons
+        if self.custom is not None:
+            data["custom"] = self.custom
+        if self.image:
+            data["image"] = self.image
+        return data
+
+
+@dataclass
+class Turn:
+    conversation_id: str
+    language: str
+    replies: list[Reply]
+
+
+def clean(text: Any) -> str:
+    if not isinstance(text, str):
+        return ""
+    return CONTROL_CHARACTERS.sub("", text).strip()
+
+
+class RateLimiter:
+    """At most `limit` messages per `window` seconds per conversation (in memory)."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit, self.window = limit, window
+        self._seen: dict[str, deque[float]] = defaultdict(deque)
+
+    def allow(self, key: str) -> bool:
+        now = time.monotonic()
+        seen = self._seen[key]
+        while seen and now - seen[0] > self.window:
+            seen.popleft()
+        if len(seen) >= self.limit:
+            return False
+        seen.append(now)
+        return True
+
+
+class Router:
+    def __init__(self, settings: Settings, store: ConversationStore, rasa: RasaClient) -> None:
+        self.settings = settings
+        self.store = store
+        self.rasa = rasa
+        self.catalog = load_catalog()
+        self.limiter = RateLimiter(settings.rate_limit_messages, settings.rate_limit_seconds)
+
+    async def conversation(self, channel: str, external_id: str):  # noqa: ANN201
+        return await to_thread.run_sync(self.store.get_or_create, channel, external_id)
+
+    async def handle(
+        self,
+        channel: str,
+        external_id: str,
+        raw_text: Any,
+        *,
+        language_hint: str | None = None,
+        language_choice: str | None = None,
+    ) -> Turn:
+        conversation = await self.conversation(channel, external_id)
+        hint = normalise_tag(language_hint)
+        choice = normalise_tag(language_choice)
+        language = self._current_language(conversation.language, choice, hint)
+        text = clean(raw_text)
+        message_id = await to_thread.run_sync(
+            lambda: self.store.add_message(conversation.id, "in", "user", text, language=language)
+        )
+
+        problem = self._refusal(conversation.id, text)
+        if problem:
+            return await self._say_locally(conversation.id, message_id, language, problem)
+
+        if text.startswith("/") and text not in (conversation.offered_payloads or []):
+            text = text.lstrip("/").strip() or text  # typed, not a button: plain text for NLU
+
+        metadata = {
+            "channel": channel,
+            "conversation_language": conversation.language,
+            "language_hint": hint,
+            "language_choice": choice,
+        }
+        metadata = {k: v for k, v in metadata.items() if v}
+        try:
+            raw_replies = await self.rasa.send(conversation.id, text, metadata)
+        except AssistantUnavailable:
+            return await self._say_locally(conversation.id, message_id, language, ("gateway.unavailable", {}),
+                                           status="failed")
+        language = await self.rasa.language_of(conversation.id) or language
+        replies = [self._reply(raw, language) for raw in raw_replies]
+        offered = [b["payload"] for r in replies for b in r.buttons if b.get("payload")]
+        await to_thread.run_sync(lambda: self._store_replies(conversation.id, message_id, replies, language, offered))
+        return Turn(conversation.id, language, replies)
+
+    def _current_language(self, conversation_language: str | None, choice: str | None, hint: str | None) -> str:
+        for code in (choice, conversation_language, hint):
+            if self.catalog.is_supported(code):
+                return code
+        return self.catalog.default
+
+    def _refusal(self, conversation_id: str, text: str) -> tuple[str, dict] | None:
+        if not text:
+            return ("gateway.empty", {})
+        if len(text) > self.settings.max_message_chars:
+            return ("gateway.too_long", {"max_chars": self.settings.max_message_chars})
+        if not self.limiter.allow(conversation_id):
+            return ("gateway.rate_limited", {})
+        return None
+
+    async def _say_locally(
+        self, conversation_id: str, message_id: int, language: str, what: tuple[str, dict], status: str = "answered"
+    ) -> Turn:
+        key, values = what
+        reply = Reply(text=localized(language, key, **values), language=language)
+
+        def store() -> None:
+            self.store.set_message_status(message_id, status)
+            self.store.add_message(conversation_id, "out", "system", reply.text, language=language, status="sent")
+
+        await to_thread.run_sync(store)
+        return Turn(conversation_id, language, [reply])
+
+    def _store_replies(
+        self, conversation_id: str, message_id: int, replies: list[Reply], language: str, offered: list[str]
+    ) -> None:
+        for reply in replies:
+            payload = {k: v for k, v in reply.as_dict().items() if k != "text"} or None
+            self.store.add_message(conversation_id, "out", "bot", reply.text, payload, language, status="sent")
+        self.store.set_message_status(message_id, "answered")
+        self.store.update_conversation(conversation_id, language=language, offered=offered)
+
+    @staticmethod
+    def _reply(raw: dict[str, Any], language: str) -> Reply:
+        buttons = [
+            {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+            for b in raw.get("buttons") or []
+        ]
+        return Reply(
+            text=raw.get("text"), buttons=buttons, custom=raw.get("custom"), image=raw.get("image"),
+            language=language,
+        )

@@ -1,0 +1,854 @@
+/*
+ * Espoo employment services – chat widget.
+ *
+ * Embed with one tag:  <script src="https://<gateway>/static/widget.js" defer></script>
+ *
+ * The widget loads its stylesheet, the socket.io client and /widget/config.json
+ * from the origin of this script, and speaks the protocol of Rasa's SocketIO
+ * channel (session_request / session_confirm / user_uttered / bot_uttered) plus
+ * the gateway's `history` event. No inline scripts or styles (strict CSP), no
+ * third-party origins, and message text only ever goes into the page through
+ * textContent and DOM APIs.
+ */
+(function () {
+  "use strict";
+
+  if (window.EspooChat && window.EspooChat.version) {
+    return; // included twice
+  }
+
+  var VERSION = "1.0.0";
+  var PREFIX = "espoo-chat";
+  var SESSION_KEY = "espooChat.sessionId";
+  var OPEN_KEY = "espooChat.open";
+  var LANGUAGE_DEBOUNCE_MS = 600;
+  var HISTORY_FALLBACK_MS = 2000;
+  var MAX_MESSAGE_CHARS = 1000;
+  var URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+  var TRAILING_PUNCTUATION = /[.,;:!?'")\]}>»”’]+$/;
+
+  /* Used only when /widget/config.json cannot be read. */
+  var FALLBACK_CONFIG = {
+    "default": "fi",
+    languages: [{ code: "fi", name: "Suomi", direction: "ltr" }],
+    texts: {
+      fi: {
+        title: "Työllisyyspalveluiden chat",
+        open: "Avaa chat",
+        close: "Sulje chat",
+        input_label: "Viestisi",
+        placeholder: "Kirjoita kysymyksesi…",
+        send: "Lähetä",
+        language_menu: "Kieli",
+        privacy: "Älä kirjoita tähän henkilötunnustasi tai terveystietojasi.",
+        you: "Sinä",
+        assistant: "Avustaja",
+        connecting: "Yhdistetään…",
+        offline: "Yhteys katkesi. Yritetään uudelleen…"
+      }
+    }
+  };
+
+  /* ------------------------------------------------------------------ setup */
+
+  var script = document.currentScript || (function () {
+    var scripts = document.querySelectorAll("script[src]");
+    for (var i = scripts.length - 1; i >= 0; i--) {
+      if (/\/widget\.js(\?|#|$)/.test(scripts[i].src)) {
+        return scripts[i];
+      }
+    }
+    return null;
+  })();
+  var scriptUrl = new URL(script ? script.src : "/static/widget.js", document.baseURI);
+  var ORIGIN = scriptUrl.origin;
+  var STATIC_BASE = new URL(".", scriptUrl).href;
+
+  var state = {
+    config: null,
+    languages: {},      // code -> {code, name, direction}
+    language: null,     // current UI language
+    socket: null,
+    sessionId: readStorage(localStorage, SESSION_KEY),
+    connected: false,
+    ready: false,       // session confirmed and history rendered
+    pending: [],        // user messages typed before the session was ready
+    open: false,
+    languageTimer: null,
+    languageBefore: null,
+    historyTimer: null,
+    offeredTitles: {}   // quick-reply payload -> title, to show titles for pressed buttons in the history
+  };
+  var ui = {};
+  var readyResolve;
+  var readyPromise = new Promise(function (resolve) { readyResolve = resolve; });
+
+  function readStorage(storage, key) {
+    try {
+      return storage.getItem(key);
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function writeStorage(storage, key, value) {
+    try {
+      if (value === null) {
+        storage.removeItem(key);
+      } else {
+        storage.setItem(key, value);
+      }
+    } catch (e) {
+      /* storage disabled: the conversation just won't survive a reload */
+    }
+  }
+
+  function sessionStore() {
+    try {
+      return window.sessionStorage;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function loadStylesheet() {
+    var href = STATIC_BASE + "widget.css";
+    if (document.querySelector('link[data-espoo-chat="css"]')) {
+      return;
+    }
+    var link = document.createElement("link");
+    link.rel = "stylesheet";
+    link.href = href;
+    link.setAttribute("data-espoo-chat", "css");
+    document.head.appendChild(link);
+  }
+
+  function loadSocketIo() {
+    return new Promise(function (resolve, reject) {
+      if (typeof window.io === "function") {
+        resolve(window.io);
+        return;
+      }
+      var tag = document.createElement("script");
+      tag.src = STATIC_BASE + "socket.io.min.js";
+      tag.async = true;
+      tag.onload = function () { resolve(window.io); };
+      tag.onerror = function () { reject(new Error("socket.io client did not load")); };
+      document.head.appendChild(tag);
+    });
+  }
+
+  function loadConfig() {
+    return fetch(ORIGIN + "/widget/config.json", { credentials: "omit", cache: "no-cache" })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("config: HTTP " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (config) {
+        if (!config || !Array.isArray(config.languages) || !config.languages.length || !config.texts) {
+          throw new Error("config: unexpected shape");
+        }
+        return config;
+      })
+      .catch(function (error) {
+        if (window.console) {
+          console.warn("EspooChat:", error);
+        }
+        return FALLBACK_CONFIG;
+      });
+  }
+
+  /* -------------------------------------------------------------- languages */
+
+  function baseCode(code) {
+    return typeof code === "string" ? code.trim().toLowerCase().split(/[-_]/)[0] : "";
+  }
+
+  function isSupported(code) {
+    return Object.prototype.hasOwnProperty.call(state.languages, code);
+  }
+
+  function directionOf(code, fallback) {
+    if (isSupported(code)) {
+      return state.languages[code].direction === "rtl" ? "rtl" : "ltr";
+    }
+    return fallback === "rtl" ? "rtl" : "ltr";
+  }
+
+  function texts(code) {
+    var all = state.config.texts || {};
+    var defaults = all[state.config["default"]] || {};
+    var own = all[code] || {};
+    var merged = {};
+    var key;
+    for (key in FALLBACK_CONFIG.texts.fi) { merged[key] = FALLBACK_CONFIG.texts.fi[key]; }
+    for (key in defaults) { merged[key] = defaults[key]; }
+    for (key in own) { merged[key] = own[key]; }
+    return merged;
+  }
+
+  function t(key) {
+    return texts(state.language)[key] || "";
+  }
+
+  function browserLanguage() {
+    return navigator.language || (navigator.languages && navigator.languages[0]) || "";
+  }
+
+  /* --------------------------------------------------------------------- DOM */
+
+  function el(tag, className, attributes) {
+    var node = document.createElement(tag);
+    if (className) {
+      node.className = className;
+    }
+    if (attributes) {
+      for (var name in attributes) {
+        node.setAttribute(name, attributes[name]);
+      }
+    }
+    return node;
+  }
+
+  function uid(name) {
+    return PREFIX + "-" + name;
+  }
+
+  function buildUi() {
+    var root = el("div", PREFIX, { id: uid("root") });
+
+    var launcher = el("button", PREFIX + "__launcher", {
+      type: "button",
+      "aria-expanded": "false",
+      "aria-controls": uid("panel")
+    });
+    var launcherIcon = el("span", PREFIX + "__launcher-icon", { "aria-hidden": "true" });
+    var launcherText = el("span", PREFIX + "__launcher-text");
+    launcher.appendChild(launcherIcon);
+    launcher.appendChild(launcherText);
+
+    var panel = el("section", PREFIX + "__panel", {
+      id: uid("panel"),
+      role: "dialog",
+      "aria-labelledby": uid("title"),
+      hidden: ""
+    });
+
+    var header = el("div", PREFIX + "__header");
+    var titleRow = el("div", PREFIX + "__title-row");
+    var title = el("h2", PREFIX + "__title", { id: uid("title") });
+    var close = el("button", PREFIX + "__close", { type: "button" });
+    var closeIcon = el("span", PREFIX + "__close-icon", { "aria-hidden": "true" });
+    closeIcon.textContent = "×";
+    var closeText = el("span", PREFIX + "__visually-hidden");
+    close.appendChild(closeIcon);
+    close.appendChild(closeText);
+    titleRow.appendChild(title);
+    titleRow.appendChild(close);
+
+    var languageRow = el("div", PREFIX + "__language");
+    var languageLabel = el("label", PREFIX + "__language-label", { "for": uid("language") });
+    var languageSelect = el("select", PREFIX + "__language-select", { id: uid("language") });
+    state.config.languages.forEach(function (language) {
+      var option = el("option", null, { value: language.code, lang: language.code, dir: directionOf(language.code) });
+      option.textContent = language.name || language.code;
+      languageSelect.appendChild(option);
+    });
+    languageRow.appendChild(languageLabel);
+    languageRow.appendChild(languageSelect);
+
+    header.appendChild(titleRow);
+    header.appendChild(languageRow);
+
+    var status = el("p", PREFIX + "__status", { id: uid("status"), role: "status" });
+
+    var log = el("div", PREFIX + "__log", {
+      id: uid("log"),
+      role: "log",
+      "aria-live": "polite",
+      "aria-relevant": "additions",
+      "aria-atomic": "false",
+      "aria-labelledby": uid("title"),
+      tabindex: "0"
+    });
+
+    var form = el("form", PREFIX + "__form", { novalidate: "" });
+    var inputLabel = el("label", PREFIX + "__input-label", { "for": uid("input") });
+    var inputRow = el("div", PREFIX + "__input-row");
+    var input = el("input", PREFIX + "__input", {
+      id: uid("input"),
+      type: "text",
+      autocomplete: "off",
+      maxlength: String(MAX_MESSAGE_CHARS),
+      "aria-describedby": uid("privacy")
+    });
+    var send = el("button", PREFIX + "__send", { type: "submit" });
+    inputRow.appendChild(input);
+    inputRow.appendChild(send);
+    form.appendChild(inputLabel);
+    form.appendChild(inputRow);
+
+    var privacy = el("p", PREFIX + "__privacy", { id: uid("privacy") });
+
+    panel.appendChild(header);
+    panel.appendChild(status);
+    panel.appendChild(log);
+    panel.appendChild(form);
+    panel.appendChild(privacy);
+
+    root.appendChild(panel);
+    root.appendChild(launcher);
+    document.body.appendChild(root);
+
+    ui = {
+      root: root, launcher: launcher, launcherText: launcherText, panel: panel, title: title,
+      close: close, closeText: closeText, languageLabel: languageLabel, languageSelect: languageSelect,
+      status: status, log: log, form: form, inputLabel: inputLabel, input: input, send: send, privacy: privacy
+    };
+
+    launcher.addEventListener("click", function () { openPanel(true); });
+    close.addEventListener("click", function () { closePanel(true); });
+    panel.addEventListener("keydown", onPanelKeydown);
+    form.addEventListener("submit", onSubmit);
+    languageSelect.addEventListener("change", onLanguageChange);
+  }
+
+  function applyLanguage(code) {
+    if (!isSupported(code)) {
+      return;
+    }
+    state.language = code;
+    var dir = directionOf(code);
+    ui.root.setAttribute("lang", code);
+    ui.root.setAttribute("dir", dir);
+    ui.input.setAttribute("dir", dir);
+    ui.launcherText.textContent = t("open");
+    ui.title.textContent = t("title");
+    ui.closeText.textContent = t("close");
+    ui.close.setAttribute("title", t("close"));
+    ui.languageLabel.textContent = t("language_menu");
+    ui.languageSelect.value = code;
+    ui.inputLabel.textContent = t("input_label");
+    ui.input.setAttribute("placeholder", t("placeholder"));
+    ui.send.textContent = t("send");
+    ui.privacy.textContent = t("privacy");
+    renderStatus();
+    var labels = ui.log.querySelectorAll("." + PREFIX + "__sender");
+    for (var i = 0; i < labels.length; i++) {
+      labels[i].textContent = senderLabel(labels[i].getAttribute("data-sender")) + ": ";
+      labels[i].setAttribute("lang", code);
+    }
+  }
+
+  function renderStatus() {
+    var text = "";
+    var kind = "";
+    if (state.socket && !state.connected) {
+      text = state.everConnected ? t("offline") : t("connecting");
+      kind = state.everConnected ? "offline" : "connecting";
+    } else if (state.socket && !state.ready) {
+      text = t("connecting");
+      kind = "connecting";
+    }
+    ui.status.textContent = text;
+    ui.status.setAttribute("data-state", kind || "online");
+    ui.root.setAttribute("data-state", kind || "online");
+  }
+
+  /* -------------------------------------------------------------- open/close */
+
+  function openPanel(moveFocus) {
+    if (!state.open) {
+      state.open = true;
+      ui.panel.hidden = false;
+      ui.launcher.setAttribute("aria-expanded", "true");
+      ui.root.classList.add(PREFIX + "--open");
+      writeStorage(sessionStore(), OPEN_KEY, "1");
+      connect();
+      scrollToEnd();
+    }
+    if (moveFocus) {
+      ui.input.focus();
+    }
+  }
+
+  function closePanel(moveFocus) {
+    if (!state.open) {
+      return;
+    }
+    state.open = false;
+    ui.panel.hidden = true;
+    ui.launcher.setAttribute("aria-expanded", "false");
+    ui.root.classList.remove(PREFIX + "--open");
+    writeStorage(sessionStore(), OPEN_KEY, null);
+    if (moveFocus) {
+      ui.launcher.focus();
+    }
+  }
+
+  function isFullScreen() {
+    return window.matchMedia && window.matchMedia("(max-width: 479.98px)").matches;
+  }
+
+  function focusableIn(container) {
+    var nodes = container.querySelectorAll("a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), [tabindex]:not([tabindex='-1'])");
+    return Array.prototype.filter.call(nodes, function (node) {
+      return node.offsetParent !== null || node === document.activeElement;
+    });
+  }
+
+  function onPanelKeydown(event) {
+    if (event.key === "Escape" || event.key === "Esc") {
+      event.preventDefault();
+      closePanel(true);
+      return;
+    }
+    // Full-screen on small screens: the page behind is covered, so keep Tab inside.
+    if (event.key === "Tab" && isFullScreen()) {
+      var focusable = focusableIn(ui.panel);
+      if (!focusable.length) {
+        return;
+      }
+      var first = focusable[0];
+      var last = focusable[focusable.length - 1];
+      if (event.shiftKey && document.activeElement === first) {
+        event.preventDefault();
+        last.focus();
+      } else if (!event.shiftKey && document.activeElement === last) {
+        event.preventDefault();
+        first.focus();
+      }
+    }
+  }
+
+  /* ---------------------------------------------------------------- messages */
+
+  function senderLabel(sender) {
+    return sender === "user" ? t("you") : t("assistant");
+  }
+
+  /** Bot text as DOM nodes: plain text, with http(s) URLs as links. */
+  function appendTextWithLinks(container, text) {
+    var last = 0;
+    URL_PATTERN.lastIndex = 0;
+    var match;
+    while ((match = URL_PATTERN.exec(text)) !== null) {
+      var raw = match[0];
+      var trailing = raw.match(TRAILING_PUNCTUATION);
+      if (trailing) {
+        raw = raw.slice(0, raw.length - trailing[0].length);
+      }
+      var href = safeHttpUrl(raw);
+      if (!href) {
+        continue;
+      }
+      if (match.index > last) {
+        container.appendChild(document.createTextNode(text.slice(last, match.index)));
+      }
+      var link = document.createElement("a");
+      link.href = href;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      link.className = PREFIX + "__link";
+      link.textContent = raw;
+      container.appendChild(link);
+      last = match.index + raw.length;
+      URL_PATTERN.lastIndex = last;
+    }
+    if (last < text.length) {
+      container.appendChild(document.createTextNode(text.slice(last)));
+    }
+  }
+
+  function safeHttpUrl(raw) {
+    try {
+      var url = new URL(raw);
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function safeImageUrl(raw) {
+    if (typeof raw !== "string" || !raw) {
+      return null;
+    }
+    try {
+      var url = new URL(raw, ORIGIN + "/");
+      return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function metadataOf(message) {
+    var meta = message && typeof message.metadata === "object" && message.metadata ? message.metadata : {};
+    return meta;
+  }
+
+  /**
+   * Render one message into the log and return its element (or null for
+   * payloads that aren't for display, such as a hand-off notice).
+   * message: {text?, quick_replies?, attachment?, metadata?: {language, direction}}
+   * sender: "user" | "bot" | "system" | "adviser"
+   */
+  function renderMessage(message, sender) {
+    if (!message || typeof message !== "object") {
+      return null;
+    }
+    sender = sender || message.sender || "bot";
+    var hasText = typeof message.text === "string" && message.text !== "";
+    var image = message.attachment && message.attachment.type === "image" && message.attachment.payload
+      ? safeImageUrl(message.attachment.payload.src) : null;
+    var quickReplies = Array.isArray(message.quick_replies) ? message.quick_replies.filter(function (reply) {
+      return reply && typeof reply.title === "string" && reply.title !== "";
+    }) : [];
+    if (!hasText && !image && !quickReplies.length) {
+      return null; // custom payload (e.g. hand-off): not shown as text
+    }
+
+    var meta = metadataOf(message);
+    var code = baseCode(meta.language) || state.language || state.config["default"];
+    var dir = meta.direction === "rtl" || meta.direction === "ltr" ? meta.direction : directionOf(code);
+
+    var item = el("div", PREFIX + "__message " + PREFIX + "__message--" + (sender === "user" ? "user" : "bot"), {
+      lang: code,
+      dir: dir,
+      "data-sender": sender
+    });
+    if (sender === "system" || sender === "adviser") {
+      item.classList.add(PREFIX + "__message--" + sender);
+    }
+
+    var label = el("span", PREFIX + "__sender " + PREFIX + "__visually-hidden", {
+      "data-sender": sender,
+      lang: state.language || code
+    });
+    label.textContent = senderLabel(sender) + ": ";
+    item.appendChild(label);
+
+    if (hasText) {
+      var bubble = el("div", PREFIX + "__bubble");
+      if (sender === "user") {
+        bubble.textContent = message.text;
+      } else {
+        appendTextWithLinks(bubble, message.text);
+      }
+      item.appendChild(bubble);
+    }
+
+    if (image) {
+      var figure = el("div", PREFIX + "__bubble " + PREFIX + "__bubble--image");
+      var img = el("img", PREFIX + "__image", { src: image, alt: "" });
+      var alt = message.attachment.payload.alt || message.attachment.payload.title;
+      if (typeof alt === "string") {
+        img.setAttribute("alt", alt);
+      }
+      figure.appendChild(img);
+      item.appendChild(figure);
+    }
+
+    if (quickReplies.length) {
+      var group = el("div", PREFIX + "__quick-replies", { role: "group" });
+      if (hasText) {
+        group.setAttribute("aria-label", message.text.slice(0, 120));
+      }
+      quickReplies.forEach(function (reply) {
+        var payload = typeof reply.payload === "string" && reply.payload !== "" ? reply.payload : reply.title;
+        state.offeredTitles[payload] = reply.title;
+        var button = el("button", PREFIX + "__quick-reply", { type: "button" });
+        button.textContent = reply.title;
+        button.addEventListener("click", function () {
+          sendMessage(payload, reply.title, null);
+        });
+        group.appendChild(button);
+      });
+      item.appendChild(group);
+    }
+
+    ui.log.appendChild(item);
+    scrollToEnd();
+    return item;
+  }
+
+  function scrollToEnd() {
+    if (ui.log) {
+      ui.log.scrollTop = ui.log.scrollHeight;
+    }
+  }
+
+  /** Quick replies are answers to the latest bot turn only: drop those before the last user message. */
+  function pruneQuickReplies() {
+    var messages = ui.log.querySelectorAll("." + PREFIX + "__message");
+    var lastUser = -1;
+    for (var i = 0; i < messages.length; i++) {
+      if (messages[i].getAttribute("data-sender") === "user") {
+        lastUser = i;
+      }
+    }
+    for (var j = 0; j < lastUser; j++) {
+      var group = messages[j].querySelector("." + PREFIX + "__quick-replies");
+      if (group) {
+        group.parentNode.removeChild(group);
+      }
+    }
+  }
+
+  function clearLog() {
+    while (ui.log.firstChild) {
+      ui.log.removeChild(ui.log.firstChild);
+    }
+  }
+
+  function onBotMessage(message) {
+    var meta = metadataOf(message);
+    var code = baseCode(meta.language);
+    if (isSupported(code) && code !== state.language) {
+      applyLanguage(code);
+    }
+    renderMessage(message, "bot");
+    notifyHost("message", message);
+  }
+
+  function notifyHost(kind, detail) {
+    try {
+      window.dispatchEvent(new CustomEvent("espoochat:" + kind, { detail: detail }));
+    } catch (e) {
+      /* old browsers */
+    }
+  }
+
+  function userDisplayText(item) {
+    var text = typeof item.text === "string" ? item.text : "";
+    if (Object.prototype.hasOwnProperty.call(state.offeredTitles, text)) {
+      return state.offeredTitles[text];
+    }
+    var change = /^\/change_language\s*(\{.*\})\s*$/.exec(text);
+    if (change) {
+      try {
+        var code = JSON.parse(change[1]).language;
+        if (isSupported(code)) {
+          return state.languages[code].name;
+        }
+      } catch (e) {
+        /* shown as typed */
+      }
+    }
+    return text;
+  }
+
+  function renderHistory(items) {
+    clearLog();
+    state.offeredTitles = {};
+    var lastBotLanguage = null;
+    (Array.isArray(items) ? items : []).forEach(function (item) {
+      if (!item || typeof item !== "object") {
+        return;
+      }
+      if (item.sender === "user") {
+        renderMessage({ text: userDisplayText(item), metadata: item.metadata }, "user");
+      } else {
+        var code = baseCode(metadataOf(item).language);
+        if (renderMessage(item, item.sender || "bot") && isSupported(code)) {
+          lastBotLanguage = code;
+        }
+      }
+    });
+    if (lastBotLanguage && lastBotLanguage !== state.language) {
+      applyLanguage(lastBotLanguage);
+    }
+    pruneQuickReplies();
+  }
+
+  /* ------------------------------------------------------------------ socket */
+
+  function connect() {
+    if (state.socket) {
+      return;
+    }
+    state.socket = { pending: true };
+    renderStatus();
+    loadSocketIo().then(function (io) {
+      var socket = io(ORIGIN, {
+        path: "/socket.io",
+        transports: ["websocket", "polling"],
+        withCredentials: false
+      });
+      state.socket = socket;
+      socket.on("connect", function () {
+        state.connected = true;
+        state.everConnected = true;
+        state.ready = false;
+        renderStatus();
+        socket.emit("session_request", { session_id: state.sessionId || null });
+      });
+      socket.on("disconnect", function () {
+        state.connected = false;
+        state.ready = false;
+        renderStatus();
+      });
+      socket.on("connect_error", function () {
+        state.connected = false;
+        renderStatus();
+      });
+      socket.on("session_confirm", function (data) {
+        var id = typeof data === "string" ? data : data && data.session_id;
+        if (typeof id === "string" && id) {
+          state.sessionId = id;
+          writeStorage(localStorage, SESSION_KEY, id);
+        }
+        // Servers without the `history` event (plain Rasa): become ready anyway.
+        clearTimeout(state.historyTimer);
+        state.historyTimer = setTimeout(function () { becomeReady(null); }, HISTORY_FALLBACK_MS);
+      });
+      socket.on("history", function (items) {
+        clearTimeout(state.historyTimer);
+        becomeReady(items);
+      });
+      socket.on("bot_uttered", function (message) {
+        onBotMessage(message);
+      });
+    }, function (error) {
+      state.socket = null;
+      state.connected = false;
+      state.everConnected = true;
+      renderStatus();
+      if (window.console) {
+        console.error("EspooChat:", error);
+      }
+    });
+  }
+
+  function becomeReady(historyItems) {
+    if (state.ready) {
+      return;
+    }
+    if (historyItems) {
+      renderHistory(historyItems);
+      state.pending.forEach(function (message) {
+        message.element = renderMessage({ text: message.display, metadata: message.metadata }, "user");
+      });
+      pruneQuickReplies();
+    }
+    state.ready = true;
+    renderStatus();
+    var pending = state.pending;
+    state.pending = [];
+    pending.forEach(function (message) {
+      emitUserMessage(message);
+    });
+  }
+
+  function emitUserMessage(message) {
+    state.socket.emit("user_uttered", {
+      message: message.text,
+      session_id: state.sessionId,
+      customData: message.customData
+    });
+  }
+
+  /**
+   * Send `text` to the assistant, showing `display` (or the text) as the user's
+   * message. `languageChoice` is set when the user picked a language in the menu.
+   */
+  function sendMessage(text, display, languageChoice) {
+    if (typeof text !== "string" || !text.trim()) {
+      return;
+    }
+    var customData = { language: browserLanguage() };
+    if (languageChoice) {
+      customData.language_choice = languageChoice;
+    }
+    var metadata = { language: state.language, direction: directionOf(state.language) };
+    var message = { text: text, display: display === undefined ? text : display, customData: customData, metadata: metadata };
+    if (message.display !== null) {
+      renderMessage({ text: message.display, metadata: metadata }, "user");
+      pruneQuickReplies();
+    }
+    if (document.activeElement && ui.log.contains(document.activeElement)) {
+      ui.input.focus(); // the pressed quick reply is gone
+    }
+    if (state.ready && state.socket && state.connected) {
+      emitUserMessage(message);
+    } else {
+      state.pending.push(message);
+      connect();
+    }
+  }
+
+  function onSubmit(event) {
+    event.preventDefault();
+    var text = ui.input.value.trim();
+    if (!text) {
+      ui.input.focus();
+      return;
+    }
+    ui.input.value = "";
+    sendMessage(text, text, null);
+    ui.input.focus();
+  }
+
+  function onLanguageChange() {
+    var code = ui.languageSelect.value;
+    if (!isSupported(code)) {
+      return;
+    }
+    if (!state.languageTimer) {
+      state.languageBefore = state.language;
+    }
+    applyLanguage(code);
+    // Some browsers fire `change` on every arrow key press: send once the choice settles.
+    clearTimeout(state.languageTimer);
+    state.languageTimer = setTimeout(function () {
+      var before = state.languageBefore;
+      state.languageTimer = null;
+      if (code !== state.language || code === before) {
+        return;
+      }
+      sendMessage('/change_language{"language":"' + code + '"}', state.languages[code].name, code);
+    }, LANGUAGE_DEBOUNCE_MS);
+  }
+
+  /* ------------------------------------------------------------------- start */
+
+  function start() {
+    loadStylesheet();
+    loadConfig().then(function (config) {
+      state.config = config;
+      config.languages.forEach(function (language) {
+        state.languages[language.code] = language;
+      });
+      if (!isSupported(config["default"])) {
+        config["default"] = config.languages[0].code;
+      }
+      buildUi();
+      applyLanguage(config["default"]);
+      if (readStorage(sessionStore(), OPEN_KEY) === "1") {
+        openPanel(false); // reopen after a reload, without taking the focus
+      } else if (state.sessionId) {
+        connect(); // restore the conversation (and its language) in the background
+      }
+      readyResolve(api);
+    });
+  }
+
+  var api = {
+    version: VERSION,
+    ready: readyPromise,
+    open: function () { openPanel(true); },
+    close: function () { closePanel(true); },
+    send: function (text) { sendMessage(String(text), String(text), null); },
+    renderMessage: function (message, sender) { return renderMessage(message, sender || "bot"); },
+    get language() { return state.language; },
+    get sessionId() { return state.sessionId; }
+  };
+  window.EspooChat = api;
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

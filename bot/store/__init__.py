@@ -1,0 +1,1 @@
+"""The conversation store: every conversation and message, through SQLAlchemy."""

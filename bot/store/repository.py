@@ -1,0 +1,88 @@
+"""Reading and writing conversations and messages (synchronous; the async
+gateway calls these through a worker thread)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.store.db import Database
+from bot.store.models import Conversation, Message
+
+# How many button payloads a conversation remembers as "offered".
+OFFERED_PAYLOADS_KEPT = 80
+
+
+class ConversationStore:
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    def get_or_create(self, channel: str, external_id: str) -> Conversation:
+        with self.db.session() as session:
+            found = self._find(session, channel, external_id)
+            if found:
+                return found
+        try:
+            with self.db.session() as session:
+                conversation = Conversation(channel=channel, external_id=external_id, offered_payloads=[])
+                session.add(conversation)
+                session.flush()
+                return conversation
+        except IntegrityError:  # created concurrently by another worker
+            with self.db.session() as session:
+                return self._find(session, channel, external_id)
+
+    def find(self, channel: str, external_id: str) -> Conversation | None:
+        with self.db.session() as session:
+            return self._find(session, channel, external_id)
+
+    @staticmethod
+    def _find(session: Session, channel: str, external_id: str) -> Conversation | None:
+        return session.execute(
+            select(Conversation).where(Conversation.channel == channel, Conversation.external_id == external_id)
+        ).scalar_one_or_none()
+
+    def add_message(
+        self,
+        conversation_id: str,
+        direction: str,
+        sender: str,
+        text: str | None,
+        payload: dict[str, Any] | None = None,
+        language: str | None = None,
+        status: str = "received",
+    ) -> int:
+        with self.db.session() as session:
+            message = Message(
+                conversation_id=conversation_id, direction=direction, sender=sender, text=text,
+                payload=payload, language=language, status=status,
+            )
+            session.add(message)
+            session.flush()
+            return message.id
+
+    def set_message_status(self, message_id: int, status: str) -> None:
+        with self.db.session() as session:
+            session.get(Message, message_id).status = status
+
+    def update_conversation(
+        self, conversation_id: str, *, language: str | None = None, offered: list[str] | None = None
+    ) -> None:
+        with self.db.session() as session:
+            conversation = session.get(Conversation, conversation_id)
+            if language:
+                conversation.language = language
+            if offered is not None:
+                kept = [p for p in conversation.offered_payloads or [] if p not in offered] + offered
+                conversation.offered_payloads = kept[-OFFERED_PAYLOADS_KEPT:]
+
+    def history(self, conversation_id: str, limit: int = 200) -> list[Message]:
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Message).where(Message.conversation_id == conversation_id)
+                .order_by(Message.id.desc()).limit(limit)
+            ).scalars().all()
+            return list(reversed(rows))

@@ -1,0 +1,131 @@
+"""`make bench`: accuracy, language decision and latency figures.
+
+Sections and columns are stable; compare runs line by line.
+
+1. NLU held-out: top-1 accuracy and macro F1 per language (tests/nlu/heldout).
+2. Language on short messages (shared/langid-data and the held-out sets):
+   raw seeded langdetect, the component's detector (its best guess), and the
+   component's decision without context (a new conversation) and inside a
+   conversation already in that language (one- and two-word messages must not
+   flip it); for languages outside the list, how often they are recognised as such.
+3. Latency: p50/p95 of an NLU parse and of a full REST webhook turn (Rasa and
+   the action server, real processes on this machine).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+import uuid
+from pathlib import Path
+
+from bot.language import LanguageDecider, load_catalog
+from bot.paths import PROJECT_ROOT
+from scripts.model import model_path
+from scripts.nlu_eval import evaluate, heldout_sets
+from tests.helpers import running_servers
+
+LANGID_DIR = Path(
+    os.environ.get("LANGID_DATA", PROJECT_ROOT.parent / "shared" / "langid-data" / "main")
+)
+LANGID_SETS = ("single-words", "word-pairs", "sentences")
+OTHER_LANGUAGES = ("tr", "es", "ku", "ckb")
+PARSES, TURNS = 200, 100
+
+
+def read_lines(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def nlu_section(model: Path) -> None:
+    print("== NLU held-out (top-1 intent)")
+    print(f"{'language':<9}{'examples':>9}{'accuracy':>10}{'macro_f1':>10}")
+    for language, (score, _) in evaluate(model, load_catalog().supported).items():
+        print(f"{language:<9}{score.examples:>9}{score.accuracy:>10.3f}{score.macro_f1:>10.3f}")
+
+
+def language_section() -> None:
+    catalog = load_catalog()
+    decider = LanguageDecider(catalog)
+    detector = decider.detector
+    sets: list[tuple[str, str, list[str]]] = []
+    for name in LANGID_SETS:
+        for language in catalog.codes:
+            path = LANGID_DIR / name / f"{language}.txt"
+            if path.exists():
+                sets.append((name, language, read_lines(path)))
+    for language, examples in heldout_sets(catalog.supported).items():
+        sets.append(("heldout", language, [text for text, _ in examples]))
+
+    print("== Language on short messages (accuracy)")
+    print(
+        f"{'set':<14}{'language':<9}{'n':>5}{'langdetect':>12}{'detector':>10}"
+        f"{'no_context':>12}{'in_conversation':>17}"
+    )
+    for name, language, texts in sets:
+        raw = sum(detector.raw(t) == language for t in texts) / len(texts)
+        guess = sum(detector.detect(t).code == language for t in texts) / len(texts)
+        fresh = sum(decider.decide(t).code == language for t in texts) / len(texts)
+        if catalog.is_supported(language):
+            context = {"conversation_language": language}
+            kept = f"{sum(decider.decide(t, context).code == language for t in texts) / len(texts):>17.3f}"
+        else:
+            kept = f"{'n/a':>17}"
+        print(
+            f"{name:<14}{language:<9}{len(texts):>5}{raw:>12.3f}{guess:>10.3f}{fresh:>12.3f}{kept}"
+        )
+
+    print("== Languages outside the list (share recognised as unsupported)")
+    print(f"{'set':<14}{'language':<9}{'n':>5}{'recognised':>12}")
+    for name in ("word-pairs", "sentences"):
+        for language in OTHER_LANGUAGES:
+            path = LANGID_DIR / name / f"{language}.txt"
+            if not path.exists():
+                continue
+            texts = read_lines(path)
+            flagged = sum(decider.decide(t).unsupported is not None for t in texts) / len(texts)
+            print(f"{name:<14}{language:<9}{len(texts):>5}{flagged:>12.3f}")
+
+
+def latency_section(model: Path) -> None:
+    texts = [t for examples in heldout_sets().values() for t, _ in examples]
+    with running_servers(model) as servers:
+        servers.parse("warm up")
+        servers.say("bench-warmup", "moi")
+        parse_ms = []
+        for text in texts[:PARSES]:
+            started = time.perf_counter()
+            servers.parse(text)
+            parse_ms.append((time.perf_counter() - started) * 1000)
+        turn_ms = []
+        sender = f"bench-{uuid.uuid4().hex}"
+        for index, text in enumerate(texts[:TURNS]):
+            if index % 10 == 0:
+                sender = f"bench-{uuid.uuid4().hex}"
+            started = time.perf_counter()
+            servers.say(sender, text)
+            turn_ms.append((time.perf_counter() - started) * 1000)
+    print("== Latency (ms)")
+    print(f"{'path':<12}{'n':>5}{'p50':>9}{'p95':>9}")
+    for name, values in (("parse", parse_ms), ("rest_turn", turn_ms)):
+        print(
+            f"{name:<12}{len(values):>5}{statistics.median(values):>9.1f}{percentile(values, 0.95):>9.1f}"
+        )
+
+
+def main() -> None:
+    model = model_path()
+    print(f"model {model.name}")
+    nlu_section(model)
+    language_section()
+    latency_section(model)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""Whole conversations through Rasa's REST webhook, against the real Rasa and
+action servers: the answer's language, switching, fallbacks and handoff."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from rasa.shared.core.domain import Domain
+
+from bot.paths import PROJECT_ROOT
+from tests.helpers import Servers
+
+pytestmark = pytest.mark.servers
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(str(PROJECT_ROOT / "domain"))
+
+
+def texts_of(domain: Domain, key: str, language: str | None = None) -> set[str]:
+    out = set()
+    for variation in domain.responses[key]:
+        conditions = variation.get("condition") or []
+        if language is None or any(c.get("value") == language for c in conditions):
+            out.add(variation["text"].split("{")[0][:40])
+    return out
+
+
+def said(replies: list[dict], domain: Domain, key: str, language: str) -> bool:
+    starts = texts_of(domain, key, language)
+    return any(r.get("text", "").startswith(tuple(starts)) for r in replies)
+
+
+def new_sender() -> str:
+    return f"test-{uuid.uuid4().hex}"
+
+
+@pytest.mark.parametrize(
+    ("text", "topic", "language"),
+    [
+        ("miten ilmoittaudun työttömäksi työnhakijaksi", "register_as_jobseeker", "fi"),
+        ("hur anmäler jag mig som arbetssökande", "register_as_jobseeker", "sv"),
+        ("how do i register as an unemployed jobseeker", "register_as_jobseeker", "en"),
+        ("paljonko on työttömyyskorvaus päivässä", "benefit_amount", "fi"),
+        ("hur mycket får man i arbetslöshetsersättning", "benefit_amount", "sv"),
+        ("i want to start my own business with starttiraha", "start_up_grant", "en"),
+    ],
+)
+def test_a_question_is_answered_in_its_own_language(
+    servers: Servers, domain: Domain, text: str, topic: str, language: str
+) -> None:
+    replies = servers.say(new_sender(), text)
+    assert said(replies, domain, f"utter_{topic}", language), replies
+    assert "{espoo_services_url}" not in " ".join(r.get("text", "") for r in replies)
+
+
+def test_greeting_in_swedish_gives_privacy_note_and_menu(servers: Servers, domain: Domain) -> None:
+    sender = new_sender()
+    replies = servers.say(sender, "hej", language_hint="sv-FI")
+    assert said(replies, domain, "utter_greet", "sv"), replies
+    buttons = [b for r in replies for b in r.get("buttons", [])]
+    assert any(b["payload"].startswith("/help{") for b in buttons)
+    assert any(b["payload"] == "/request_human" for b in buttons)
+
+
+def test_menu_group_button_lists_its_topics(servers: Servers, domain: Domain) -> None:
+    sender = new_sender()
+    servers.say(sender, "hello, I need some help with employment services")
+    replies = servers.say(sender, '/help{"topic_group": "benefits"}')
+    payloads = [b["payload"] for r in replies for b in r.get("buttons", [])]
+    assert "/register_as_jobseeker" in payloads and "/quit_job" in payloads
+    replies = servers.say(sender, "/register_as_jobseeker")
+    assert said(replies, domain, "utter_register_as_jobseeker", "en")
+
+
+def test_switching_language_mid_conversation(servers: Servers, domain: Domain) -> None:
+    sender = new_sender()
+    replies = servers.say(sender, "miten haen työttömyysetuutta kelasta")
+    assert said(replies, domain, "utter_benefit_apply", "fi")
+    replies = servers.say(sender, "in English please")
+    assert said(replies, domain, "utter_language_changed", "en"), replies
+    # A short message afterwards keeps English.
+    replies = servers.say(sender, "kiitos")
+    assert said(replies, domain, "utter_thank", "en"), replies
+    replies = servers.say(sender, '/change_language{"language": "sv"}')
+    assert said(replies, domain, "utter_language_changed", "sv")
+    replies = servers.say(sender, "/got_a_job")
+    assert said(replies, domain, "utter_got_a_job", "sv")
+    replies = servers.say(sender, "puhutaan suomea")
+    assert said(replies, domain, "utter_language_changed", "fi"), replies
+
+
+def test_short_replies_never_flip_the_language(servers: Servers, domain: Domain) -> None:
+    sender = new_sender()
+    servers.say(sender, "hur ansöker jag om arbetslöshetsersättning från FPA")
+    for text in ("ok", "thanks", "kiitos"):
+        replies = servers.say(sender, text)
+        assert all(
+            not said(replies, domain, key, lang)
+            for key in ("utter_thank", "utter_anything_else")
+            for lang in ("fi", "en")
+        ), (text, replies)
+    tracker = servers.tracker(sender)
+    assert tracker["slots"]["language"] == "sv"
+
+
+def test_the_parse_result_carries_the_language_decision(servers: Servers) -> None:
+    result = servers.parse("how can I apply for unemployment benefit")
+    assert result["language"]["code"] == "en"
+    assert result["language"]["source"] == "detected"
+    assert result["intent"]["name"] == "benefit_apply"
+
+
+def test_two_fallbacks_then_a_person(servers: Servers, domain: Domain) -> None:
+    sender = new_sender()
+    servers.say(sender, "I need help with something please")
+    first = servers.say(sender, "xq zzkv plorf wibble")
+    assert said(first, domain, "utter_default", "en"), first
+    second = servers.say(sender, "blorp snarf quux grml")
+    assert said(second, domain, "utter_offer_handoff", "en"), second
+    accepted = servers.say(sender, "yes")
+    assert said(accepted, domain, "utter_handoff_contact", "en"), accepted
+    handoff = [r["custom"]["handoff"] for r in accepted if "custom" in r]
+    assert handoff and handoff[0]["reason"] == "fallback_offer" and handoff[0]["language"] == "en"
+
+
+def test_declining_the_offer(servers: Servers, domain: Domain) -> None:
+    sender = new_sender()
+    servers.say(sender, "mulla on kysymys työttömyydestä")
+    servers.say(sender, "xq zzkv plorf wibble")
+    servers.say(sender, "blorp snarf quux grml")
+    replies = servers.say(sender, "/deny")
+    assert said(replies, domain, "utter_anything_else", "fi"), replies
+    assert not any("custom" in r for r in replies)
+
+
+def test_request_for_a_person_emits_the_handoff_payload(servers: Servers, domain: Domain) -> None:
+    sender = new_sender()
+    servers.say(sender, "jag har blivit permitterad från mitt jobb")
+    replies = servers.say(sender, "jag vill prata med en riktig människa")
+    assert said(replies, domain, "utter_handoff_contact", "sv"), replies
+    handoff = [r["custom"]["handoff"] for r in replies if "custom" in r]
+    assert handoff == [{"reason": "user_request", "language": "sv", "topic": "laid_off"}]
+
+
+def test_unsupported_language_gets_english_and_finnish_with_an_interpreter(
+    servers: Servers, domain: Domain
+) -> None:
+    sender = new_sender()
+    replies = servers.say(sender, "Merhaba, işsizlik parası için nasıl başvuru yapabilirim acaba")
+    text = " ".join(r.get("text", "") for r in replies)
+    assert "interpreter" in text and "tulkin" in text
+    payloads = [b["payload"] for r in replies for b in r.get("buttons", [])]
+    assert "/request_human" in payloads
+    replies = servers.say(sender, "/request_human")
+    handoff = [r["custom"]["handoff"] for r in replies if "custom" in r]
+    assert handoff[0]["reason"] == "interpreter"
+
+
+def test_out_of_scope(servers: Servers, domain: Domain) -> None:
+    replies = servers.say(new_sender(), "what's the weather like in espoo tomorrow")
+    assert said(replies, domain, "utter_out_of_scope", "en"), replies
+
+
+def test_channel_hint_sets_the_language_of_a_new_conversation(
+    servers: Servers, domain: Domain
+) -> None:
+    replies = servers.say(new_sender(), "/help", language_hint="en-GB")
+    assert said(replies, domain, "utter_help_menu", "en"), replies
+    replies = servers.say(new_sender(), "/help")
+    assert said(replies, domain, "utter_help_menu", "fi"), replies

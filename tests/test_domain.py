@@ -1,0 +1,123 @@
+"""The domain against the service catalogue: every topic answered, in every
+supported language, only with facts and links from topics.yml."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from rasa.shared.core.domain import Domain
+
+from bot.language.catalog import load_catalog
+from bot.paths import PROJECT_ROOT
+from tests.spec import conversation_intents, source_urls, topic_names
+
+# Responses that are deliberately the same for every language: a user whose
+# language the assistant does not speak is answered in English and Finnish.
+LANGUAGE_NEUTRAL = {"utter_unsupported_language"}
+URL = re.compile(r"https?://\S+[^\s.,;:!?]")
+PLACEHOLDER = re.compile(r"\{([^}]*)\}")
+LAST_REVIEWED = {"fi": "tarkistettu", "sv": "granskade", "en": "Last reviewed"}
+REVIEW_DATE = re.compile(r"28[./ ]+(11|Nov)[./ ]+2026")
+
+
+@pytest.fixture(scope="module")
+def domain() -> Domain:
+    return Domain.load(str(PROJECT_ROOT / "domain"))
+
+
+def variations_by_language(domain: Domain, key: str) -> dict[str | None, list[dict]]:
+    out: dict[str | None, list[dict]] = {}
+    for variation in domain.responses[key]:
+        language = None
+        for condition in variation.get("condition") or []:
+            if condition.get("name") == "language":
+                language = condition.get("value")
+        out.setdefault(language, []).append(variation)
+    return out
+
+
+def test_intents_are_those_of_the_catalogue(domain: Domain) -> None:
+    expected = set(topic_names()) | set(conversation_intents())
+    own = {
+        i
+        for i in domain.intents
+        if not i.startswith(("nlu_fallback", "restart", "back", "out_of_scope", "session_start"))
+    }
+    assert expected - set(domain.intents) == set()
+    assert own - expected == set()
+
+
+@pytest.mark.parametrize("topic", topic_names())
+def test_every_topic_has_an_answer_and_a_rule(domain: Domain, topic: str) -> None:
+    assert f"utter_{topic}" in domain.responses
+    rules = (PROJECT_ROOT / "data" / "rules_topics.yml").read_text()
+    assert f"- intent: {topic}\n  - action: utter_{topic}\n" in rules
+
+
+def test_every_response_exists_in_every_supported_language(domain: Domain) -> None:
+    supported = set(load_catalog().supported)
+    missing = []
+    for key in domain.responses:
+        if key in LANGUAGE_NEUTRAL:
+            continue
+        languages = variations_by_language(domain, key)
+        for code in supported:
+            if code not in languages:
+                missing.append((key, code))
+        assert None not in languages, f"{key} has a variation without a language condition"
+    assert missing == []
+
+
+def test_buttons_are_localised_and_have_the_same_payloads(domain: Domain) -> None:
+    for key in domain.responses:
+        languages = variations_by_language(domain, key)
+        payloads = {
+            code: [b["payload"] for v in variations for b in v.get("buttons", [])]
+            for code, variations in languages.items()
+        }
+        assert len({tuple(p) for p in payloads.values()}) <= 1, key
+        for variations in languages.values():
+            for variation in variations:
+                for button in variation.get("buttons", []):
+                    assert 0 < len(button["title"]) <= 64, (key, button)
+
+
+def test_answers_link_only_to_catalogue_sources(domain: Domain) -> None:
+    allowed = source_urls()
+    for key, variations in domain.responses.items():
+        for variation in variations:
+            for url in URL.findall(variation.get("text", "")):
+                assert url in allowed, (key, url)
+
+
+def test_only_known_placeholders(domain: Domain) -> None:
+    slots = {slot.name for slot in domain.slots}
+    for key, variations in domain.responses.items():
+        for variation in variations:
+            for name in PLACEHOLDER.findall(variation.get("text", "")):
+                assert name in slots, (key, name)
+
+
+@pytest.mark.parametrize("topic", topic_names())
+def test_topic_answers_carry_a_last_reviewed_date_and_a_source(domain: Domain, topic: str) -> None:
+    for code, variations in variations_by_language(domain, f"utter_{topic}").items():
+        for variation in variations:
+            text = variation["text"]
+            assert REVIEW_DATE.search(text), (topic, code)
+            if code in LAST_REVIEWED:
+                assert LAST_REVIEWED[code].lower() in text.lower(), (topic, code)
+            assert URL.search(text) or "{espoo_services_url}" in text, (topic, code)
+
+
+def test_no_invented_phone_numbers(domain: Domain) -> None:
+    phone = re.compile(r"(\+358|\b0\d{1,2})[\s-]?\d{2,4}[\s-]?\d{3,4}")
+    for key, variations in domain.responses.items():
+        for variation in variations:
+            assert not phone.search(URL.sub("", variation.get("text", ""))), key
+
+
+def test_greeting_warns_against_typing_identity_numbers(domain: Domain) -> None:
+    words = {"fi": "henkilötunnus", "sv": "personbeteckning", "en": "identity"}
+    for code, variations in variations_by_language(domain, "utter_greet").items():
+        assert words[code] in variations[0]["text"].lower(), code
