@@ -59,7 +59,10 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         return response
 
     async def config(request: Request) -> Response:
-        return JSONResponse(widget_config(), headers={"Cache-Control": "no-cache"})
+        # The widget is embedded on the city's pages, another origin than the gateway.
+        return JSONResponse(
+            widget_config(), headers={"Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"}
+        )
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

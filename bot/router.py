@@ -100,7 +100,10 @@ class Router:
         *,
         language_hint: str | None = None,
         language_choice: str | None = None,
+        channel_payload: str | None = None,
     ) -> Turn:
+        """One user message. `channel_payload` is a payload of the channel's own
+        menu or command (Telegram's /help), let through like an offered button."""
         conversation = await self.conversation(channel, external_id)
         hint = normalise_tag(language_hint)
         choice = normalise_tag(language_choice)
@@ -114,7 +117,8 @@ class Router:
         if problem:
             return await self._say_locally(conversation.id, message_id, language, problem)
 
-        if text.startswith("/") and text not in (conversation.offered_payloads or []):
+        allowed = self._allowed_payloads(conversation.offered_payloads, choice) | {channel_payload}
+        if text.startswith("/") and text not in allowed:
             text = text.lstrip("/").strip() or text  # typed, not a button: plain text for NLU
 
         metadata = {
@@ -134,6 +138,14 @@ class Router:
         offered = [b["payload"] for r in replies for b in r.buttons if b.get("payload")]
         await to_thread.run_sync(lambda: self._store_replies(conversation.id, message_id, replies, language, offered))
         return Turn(conversation.id, language, replies)
+
+    def _allowed_payloads(self, offered: list[str] | None, choice: str | None) -> set[str]:
+        """Payloads of buttons the assistant offered, and the channel's own language menu."""
+        allowed = set(offered or [])
+        if self.catalog.is_supported(choice):
+            allowed.add(f'/change_language{{"language":"{choice}"}}')
+            allowed.add(f'/change_language{{"language": "{choice}"}}')
+        return allowed
 
     def _current_language(self, conversation_language: str | None, choice: str | None, hint: str | None) -> str:
         for code in (choice, conversation_language, hint):

@@ -39,6 +39,9 @@ ENV = {
     "database_url": "DATABASE_URL",
     "rasa_url": "RASA_URL",
     "rasa_timeout": "RASA_TIMEOUT",
+    "max_message_chars": "MAX_MESSAGE_CHARS",
+    "rate_limit_messages": "RATE_LIMIT_MESSAGES",
+    "rate_limit_seconds": "RATE_LIMIT_SECONDS",
 }
 TELEGRAM_ENV = {
     "token": "TELEGRAM_TOKEN",

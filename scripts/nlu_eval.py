@@ -62,10 +62,22 @@ def macro_f1(pairs: list[tuple[str, str]]) -> float:
     return sum(scores) / len(scores) if scores else 0.0
 
 
+def quiet_rasa_logs() -> None:
+    """Rasa logs every parse at debug level through structlog; evaluations print figures only."""
+    import logging
+
+    import structlog
+
+    logging.getLogger().setLevel(logging.WARNING)
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
 def load_agent(model: Path):
     from rasa.core.agent import Agent
 
-    return Agent.load(str(model))
+    agent = Agent.load(str(model))
+    quiet_rasa_logs()
+    return agent
 
 
 async def _predict(agent, examples: list[tuple[str, str]]) -> list[Prediction]:

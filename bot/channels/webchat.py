@@ -102,7 +102,8 @@ class WebChat:
 
     async def on_user_uttered(self, sid: str, data: Any = None) -> None:
         session_id = self._sessions.get(sid)
-        if session_id is None or not isinstance(data, dict):
+        # rasa-webchat emits user_uttered without a message when its window opens: nothing to answer.
+        if session_id is None or not isinstance(data, dict) or data.get("message") is None:
             return
         custom = data.get("customData") if isinstance(data.get("customData"), dict) else {}
         turn = await self.router.handle(

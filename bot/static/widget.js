@@ -640,6 +640,10 @@
   }
 
   function renderHistory(items) {
+    // Re-rendering the whole conversation (reload, reconnect) should not be read out again.
+    ui.log.setAttribute("aria-live", "off");
+    clearTimeout(state.liveTimer);
+    state.liveTimer = setTimeout(function () { ui.log.setAttribute("aria-live", "polite"); }, 300);
     clearLog();
     state.offeredTitles = {};
     var lastBotLanguage = null;
@@ -671,11 +675,8 @@
     state.socket = { pending: true };
     renderStatus();
     loadSocketIo().then(function (io) {
-      var socket = io(ORIGIN, {
-        path: "/socket.io",
-        transports: ["websocket", "polling"],
-        withCredentials: false
-      });
+      // Long-polling first, then the upgrade to a WebSocket: works behind proxies that block WebSockets.
+      var socket = io(ORIGIN, { path: "/socket.io", withCredentials: false });
       state.socket = socket;
       socket.on("connect", function () {
         state.connected = true;
@@ -757,6 +758,7 @@
     if (typeof text !== "string" || !text.trim()) {
       return;
     }
+    var focusInLog = !!document.activeElement && ui.log.contains(document.activeElement);
     var customData = { language: browserLanguage() };
     if (languageChoice) {
       customData.language_choice = languageChoice;
@@ -767,7 +769,7 @@
       renderMessage({ text: message.display, metadata: metadata }, "user");
       pruneQuickReplies();
     }
-    if (document.activeElement && ui.log.contains(document.activeElement)) {
+    if (focusInLog) {
       ui.input.focus(); // the pressed quick reply is gone
     }
     if (state.ready && state.socket && state.connected) {

@@ -1,0 +1,195 @@
+"""The gateway against the real assistant: the socket.io protocol of Rasa's
+SocketIO channel, the conversation store, the boundary rules and the
+"assistant unavailable" path."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlparse
+
+import pytest
+import socketio
+from sqlalchemy import select
+
+from bot.store.db import Database
+from bot.store.models import Conversation, Message
+from tests.helpers import Gateway, Servers, running_gateway
+from tests.tcp_relay import TcpRelay
+
+pytestmark = pytest.mark.servers
+
+
+class ChatClient:
+    """A web chat user, with python-socketio's client over the polling transport
+    (the websocket transport needs a newer aiohttp than Rasa allows)."""
+
+    def __init__(self, url: str, session_id: str | None = None) -> None:
+        self.events: list[tuple[str, object]] = []
+        self.sio = socketio.Client(reconnection=False)
+        for name in ("session_confirm", "bot_uttered", "history"):
+            self.sio.on(name, lambda data, name=name: self.events.append((name, data)))
+        self.sio.connect(url, transports=["polling"], socketio_path="socket.io")
+        self.sio.emit("session_request", {"session_id": session_id})
+        self.session_id = self.wait_for("session_confirm")
+
+    def wait_for(self, name: str, timeout: float = 60.0, after: int = 0) -> object:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event, data in self.events[after:]:
+                if event == name:
+                    return data
+            time.sleep(0.05)
+        raise TimeoutError(f"no {name} event")
+
+    def say(self, text: str, timeout: float = 60.0, **custom: str) -> list[dict]:
+        start = len(self.events)
+        self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id, "customData": custom})
+        self.wait_for("bot_uttered", timeout, after=start)
+        # The rest of the turn's messages: wait until the channel has been quiet for a while.
+        seen, quiet_since = len(self.events), time.monotonic()
+        while time.monotonic() - quiet_since < 1.5:
+            time.sleep(0.1)
+            if len(self.events) != seen:
+                seen, quiet_since = len(self.events), time.monotonic()
+        return [data for event, data in self.events[start:] if event == "bot_uttered"]
+
+    def close(self) -> None:
+        self.sio.disconnect()
+
+
+def stored(gateway: Gateway, session_id: str) -> list[Message]:
+    db = Database(gateway.database_url)
+    with db.session() as session:
+        conversation = session.execute(
+            select(Conversation).where(Conversation.external_id == session_id)
+        ).scalar_one()
+        return list(session.execute(
+            select(Message).where(Message.conversation_id == conversation.id).order_by(Message.id)
+        ).scalars())
+
+
+def test_session_request_and_confirm_issue_an_unguessable_id(gateway: Gateway) -> None:
+    client = ChatClient(gateway.url, session_id="i-made-this-up")
+    assert isinstance(client.session_id, str) and client.session_id != "i-made-this-up"
+    assert len(client.session_id) >= 40
+    other = ChatClient(gateway.url)
+    assert other.session_id != client.session_id
+    client.close()
+    other.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "words"),
+    [
+        ("miten ilmoittaudun työttömäksi työnhakijaksi", "fi", "Työmarkkinatori"),
+        ("hur anmäler jag mig som arbetssökande", "sv", "Jobbmarknad"),
+        ("how do i register as an unemployed jobseeker", "en", "Job Market Finland"),
+    ],
+)
+def test_messages_are_answered_in_their_language(gateway: Gateway, text: str, language: str, words: str) -> None:
+    client = ChatClient(gateway.url)
+    replies = client.say(text)
+    assert any(words in (r.get("text") or "") for r in replies), replies
+    assert all(r["metadata"]["language"] == language for r in replies)
+    assert all(r["metadata"]["direction"] == "ltr" for r in replies)
+    client.close()
+
+
+def test_buttons_arrive_as_quick_replies(gateway: Gateway) -> None:
+    client = ChatClient(gateway.url)
+    replies = client.say("what can you do")
+    quick = [q for r in replies for q in r.get("quick_replies", [])]
+    assert quick and all(q["content_type"] == "text" and q["title"] and q["payload"] for q in quick)
+    client.close()
+
+
+def test_reconnect_restores_history_from_the_database(gateway: Gateway) -> None:
+    client = ChatClient(gateway.url)
+    client.say("hur ansöker jag om arbetslöshetsersättning")
+    session_id = client.session_id
+    client.close()
+    again = ChatClient(gateway.url, session_id=session_id)
+    assert again.session_id == session_id
+    history = again.wait_for("history")
+    assert history[0]["sender"] == "user" and "arbetslöshetsersättning" in history[0]["text"]
+    assert any(m["sender"] == "bot" for m in history)
+    again.close()
+
+
+def test_every_message_and_reply_is_stored(gateway: Gateway) -> None:
+    client = ChatClient(gateway.url)
+    client.say("how much is the unemployment benefit per day")
+    messages = stored(gateway, client.session_id)
+    assert messages[0].direction == "in" and messages[0].status == "answered"
+    assert [m.direction for m in messages[1:]] == ["out"] * (len(messages) - 1)
+    assert all(m.language == "en" for m in messages[1:])
+    client.close()
+
+
+def test_spoofed_intent_payloads_are_refused(gateway: Gateway, servers: Servers) -> None:
+    client = ChatClient(gateway.url)
+    client.say("miten haen työttömyysetuutta")
+    client.say('/EXTERNAL_handoff_accepted{"adviser": "x"}')
+    conversation_id = stored(gateway, client.session_id)[0].conversation_id
+    intents = [e["parse_data"]["intent"]["name"] for e in servers.tracker(conversation_id)["events"]
+               if e["event"] == "user"]
+    assert not any(i.startswith("EXTERNAL") for i in intents)
+    # A payload the assistant offered is let through as an intent.
+    replies = client.say("what can you do")
+    payload = next(q["payload"] for r in replies for q in r.get("quick_replies", []))
+    client.say(payload)
+    intents = [e["parse_data"]["intent"]["name"] for e in servers.tracker(conversation_id)["events"]
+               if e["event"] == "user"]
+    assert intents[-1] == payload.lstrip("/").split("{")[0]
+    client.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("", "Kirjoita kysymyksesi"), ("   \x00\x01  ", "Kirjoita kysymyksesi"), ("a" * 5000, "liian pitkä")],
+)
+def test_empty_binary_and_huge_messages_get_a_clear_answer(gateway: Gateway, text: str, expected: str) -> None:
+    client = ChatClient(gateway.url)
+    replies = client.say(text)
+    assert any(expected in (r.get("text") or "") for r in replies), replies
+    assert stored(gateway, client.session_id)[0].direction == "in"
+    client.close()
+
+
+def test_html_is_passed_as_text(gateway: Gateway) -> None:
+    client = ChatClient(gateway.url)
+    client.say("<script>alert(1)</script> how do I register as unemployed")
+    assert stored(gateway, client.session_id)[0].text.startswith("<script>")
+    client.close()
+
+
+def test_assistant_unavailable_then_back(servers: Servers, tmp_path) -> None:
+    rasa = urlparse(servers.rasa_url)
+    relay = TcpRelay(rasa.hostname, rasa.port)
+    try:
+        with running_gateway(relay.url, tmp_path, {"RASA_TIMEOUT": "5"}) as gateway:
+            client = ChatClient(gateway.url)
+            client.say("hur anmäler jag mig som arbetssökande")
+            relay.enabled = False
+            replies = client.say("hur mycket får man i arbetslöshetsersättning per dag")
+            text = " ".join(r.get("text") or "" for r in replies)
+            assert "inte tillgänglig" in text and "https://" in text
+            messages = stored(gateway, client.session_id)
+            failed = [m for m in messages if m.direction == "in" and m.status == "failed"]
+            assert failed and "arbetslöshetsersättning" in failed[0].text
+            relay.enabled = True
+            replies = client.say("tack så mycket")
+            assert any("inte tillgänglig" not in (r.get("text") or "") for r in replies)
+            assert all(r["metadata"]["language"] == "sv" for r in replies)
+            client.close()
+    finally:
+        relay.close()
+
+
+def test_flood_is_rate_limited_and_the_gateway_stays_up(servers: Servers, tmp_path) -> None:
+    with running_gateway(servers.rasa_url, tmp_path, {"RATE_LIMIT_MESSAGES": "3"}) as gateway:
+        client = ChatClient(gateway.url)
+        answers = [client.say(f"kiitos {i}") for i in range(4)]
+        assert any("nopeasti" in (r.get("text") or "") for r in answers[-1])
+        assert len([m for m in stored(gateway, client.session_id) if m.direction == "in"]) == 4
+        client.close()
