@@ -8,14 +8,18 @@ Sections and columns are stable; compare runs line by line.
    component's decision without context (a new conversation) and inside a
    conversation already in that language (one- and two-word messages must not
    flip it); for languages outside the list, how often they are recognised as such.
-3. Latency: p50/p95 of an NLU parse and of a full REST webhook turn (Rasa and
-   the action server, real processes on this machine).
+3. Latency: p50/p95 of an NLU parse, of a full REST webhook turn (Rasa and
+   the action server, real processes on this machine), and of a full web chat
+   turn through the gateway (socket.io over HTTP long-polling, from
+   `user_uttered` to the turn's first `bot_uttered`; the gateway emits a turn's
+   replies together), so the gateway's overhead shows beside the REST turn.
 """
 
 from __future__ import annotations
 
 import os
 import statistics
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -24,7 +28,7 @@ from bot.language import LanguageDecider, load_catalog
 from bot.paths import PROJECT_ROOT
 from scripts.model import model_path
 from scripts.nlu_eval import evaluate, heldout_sets
-from tests.helpers import running_servers
+from tests.helpers import running_gateway, running_servers
 
 LANGID_DIR = Path(
     os.environ.get("LANGID_DATA", PROJECT_ROOT.parent / "shared" / "langid-data" / "main")
@@ -32,6 +36,33 @@ LANGID_DIR = Path(
 LANGID_SETS = ("single-words", "word-pairs", "sentences")
 OTHER_LANGUAGES = ("tr", "es", "ku", "ckb")
 PARSES, TURNS = 200, 100
+
+
+def webchat_turns(gateway_url: str, texts: list[str]) -> list[float]:
+    import threading
+
+    import socketio
+
+    arrived = threading.Event()
+    confirmed: list[str] = []
+    client = socketio.Client(reconnection=False)
+    client.on("session_confirm", lambda session_id: confirmed.append(session_id))
+    client.on("bot_uttered", lambda data: arrived.set())
+    client.connect(gateway_url, transports=["polling"], socketio_path="socket.io")
+    client.emit("session_request", {"session_id": None})
+    deadline = time.monotonic() + 30
+    while not confirmed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    timings = []
+    for text in texts:
+        arrived.clear()
+        started = time.perf_counter()
+        client.emit("user_uttered", {"message": text, "session_id": confirmed[0], "customData": {}})
+        if arrived.wait(60):
+            timings.append((time.perf_counter() - started) * 1000)
+        time.sleep(0.3)  # let the rest of the turn arrive before the next message
+    client.disconnect()
+    return timings
 
 
 def read_lines(path: Path) -> list[str]:
@@ -111,9 +142,12 @@ def latency_section(model: Path) -> None:
             started = time.perf_counter()
             servers.say(sender, text)
             turn_ms.append((time.perf_counter() - started) * 1000)
+        with running_gateway(servers.rasa_url, Path(tempfile.mkdtemp(prefix="bench-gateway-")),
+                             {"RATE_LIMIT_MESSAGES": "100000"}) as gateway:
+            webchat_ms = webchat_turns(gateway.url, texts[:TURNS])
     print("== Latency (ms)")
     print(f"{'path':<12}{'n':>5}{'p50':>9}{'p95':>9}")
-    for name, values in (("parse", parse_ms), ("rest_turn", turn_ms)):
+    for name, values in (("parse", parse_ms), ("rest_turn", turn_ms), ("webchat_turn", webchat_ms)):
         print(
             f"{name:<12}{len(values):>5}{statistics.median(values):>9.1f}{percentile(values, 0.95):>9.1f}"
         )

@@ -14,6 +14,7 @@ class TcpRelay:
         self.target = (target_host, target_port)
         self.port = free_port()
         self.enabled = True
+        self._open: list[socket.socket] = []
         self._server = socket.create_server(("127.0.0.1", self.port))
         self._server.settimeout(0.2)
         self._stop = threading.Event()
@@ -34,6 +35,7 @@ class TcpRelay:
                 client.close()  # connection refused-like: the assistant is "down"
                 continue
             upstream = socket.create_connection(self.target)
+            self._open += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
@@ -50,6 +52,16 @@ class TcpRelay:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+    def disable(self) -> None:
+        """The assistant goes away: open connections drop, new ones are closed at once."""
+        self.enabled = False
+        for s in self._open:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self._open.clear()
 
     def close(self) -> None:
         self._stop.set()

@@ -170,7 +170,7 @@ def test_assistant_unavailable_then_back(servers: Servers, tmp_path) -> None:
         with running_gateway(relay.url, tmp_path, {"RASA_TIMEOUT": "5"}) as gateway:
             client = ChatClient(gateway.url)
             client.say("hur anmäler jag mig som arbetssökande")
-            relay.enabled = False
+            relay.disable()
             replies = client.say("hur mycket får man i arbetslöshetsersättning per dag")
             text = " ".join(r.get("text") or "" for r in replies)
             assert "inte tillgänglig" in text and "https://" in text

@@ -1,0 +1,69 @@
+"""The conversation store: migrations on an empty database (SQLite, and
+PostgreSQL where a server runs on this machine) match the models, and the
+repository keeps conversations and messages."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+
+from bot.store.db import Database, migrate
+from bot.store.models import Base
+from bot.store.repository import ConversationStore
+
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+        return
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = create_engine(POSTGRES_ADMIN_URL, future=True)
+        with admin.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as error:  # noqa: BLE001
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(error).__name__})")
+    yield f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+def test_migrations_create_the_schema_of_the_models(database_url: str) -> None:
+    migrate(database_url)
+    migrate(database_url)  # idempotent
+    engine = create_engine(database_url, future=True)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+    assert {"conversations", "messages", "alembic_version"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_store_keeps_conversations_and_messages(database_url: str) -> None:
+    migrate(database_url)
+    store = ConversationStore(Database(database_url))
+    conversation = store.get_or_create("webchat", "abc")
+    assert store.get_or_create("webchat", "abc").id == conversation.id
+    assert store.get_or_create("telegram", "abc").id != conversation.id
+    first = store.add_message(conversation.id, "in", "user", "hei", language="fi")
+    store.add_message(conversation.id, "out", "bot", "Hei!", {"buttons": [{"title": "A", "payload": "/help"}]}, "fi",
+                      status="sent")
+    store.set_message_status(first, "answered")
+    store.update_conversation(conversation.id, language="fi", offered=["/help"])
+    history = store.history(conversation.id)
+    assert [(m.direction, m.text, m.status) for m in history] == [("in", "hei", "answered"), ("out", "Hei!", "sent")]
+    assert history[1].payload["buttons"][0]["payload"] == "/help"
+    found = store.find("webchat", "abc")
+    assert found.language == "fi" and found.offered_payloads == ["/help"]
