@@ -54,7 +54,8 @@ class ChatClient:
         return [data for event, data in self.events[start:] if event == "bot_uttered"]
 
     def close(self) -> None:
-        self.sio.disconnect()
+        # abort: don't wait for the pending long-poll request to time out (the server's ping interval).
+        self.sio.eio.disconnect(abort=True)
 
 
 def stored(gateway: Gateway, session_id: str) -> list[Message]:
