@@ -153,9 +153,22 @@ def latency_section(model: Path) -> None:
         )
 
 
+def model_section(model: Path) -> None:
+    import json
+
+    timing = model.with_suffix("").with_suffix(".train.json")
+    seconds = json.loads(timing.read_text())["train_seconds"] if timing.exists() else None
+    print("== Model")
+    print(f"{'size_mb':<14}{model.stat().st_size / 1e6:>9.1f}")
+    print(f"{'train_seconds':<14}{seconds if seconds is not None else 'n/a':>9}")
+
+
 def main() -> None:
-    model = model_path()
+    import sys
+
+    model = Path(sys.argv[1]) if len(sys.argv) > 1 else model_path()
     print(f"model {model.name}")
+    model_section(model)
     nlu_section(model)
     language_section()
     latency_section(model)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
 
 from scripts.model import MODELS_DIR, model_name, model_path
 
@@ -14,6 +16,7 @@ def prune_old_models() -> None:
     models = sorted(MODELS_DIR.glob("assistant-*.tar.gz"), key=lambda p: p.stat().st_mtime)
     for old in models[:-KEEP_MODELS]:
         old.unlink()
+        old.with_suffix("").with_suffix(".train.json").unlink(missing_ok=True)
 
 
 def main() -> int:
@@ -38,8 +41,11 @@ def main() -> int:
         "--fixed-model-name",
         model_name(),
     ]
+    started = time.monotonic()
     result = subprocess.run(command, cwd=MODELS_DIR.parent)
     if result.returncode == 0:
+        seconds = round(time.monotonic() - started, 1)
+        target.with_suffix("").with_suffix(".train.json").write_text(json.dumps({"train_seconds": seconds}))
         prune_old_models()
     return result.returncode
 

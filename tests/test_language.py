@@ -89,9 +89,9 @@ def test_a_language_named_inside_a_service_question_is_not_a_switch(
     assert (decision.code, decision.unsupported) == ("en", None)
 
 
-def test_asking_for_a_language_not_yet_supported_is_flagged(decider: LanguageDecider) -> None:
-    decision = decider.decide("по-русски", {"conversation_language": "fi"}, "change_language")
-    assert decision.unsupported == "ru"
+def test_asking_for_a_language_outside_the_list_is_flagged(decider: LanguageDecider) -> None:
+    decision = decider.decide("türkçe lütfen konuşalım mı", {"conversation_language": "fi"}, "change_language")
+    assert decision.unsupported == "tr"
     assert decision.code == "fi"  # the answer stays in a language the assistant speaks
 
 
@@ -118,7 +118,7 @@ def test_long_enough_messages_are_detected(
     ("text", "expected"),
     [
         ("hur ansöker jag om starttiraha från kela", "sv"),
-        ("can i get palkkatuki from te-toimisto", "en"),
+        ("can i get palkkatuki from te-toimisto if i find an employer", "en"),
         ("kan jag få karenssi om jag säger upp mig", "sv"),
         ("what is työkkäri karenssi exactly", "en"),
     ],
@@ -192,8 +192,11 @@ def test_messages_in_languages_the_assistant_does_not_speak_are_flagged(
     decider: LanguageDecider, text: str, language: str
 ) -> None:
     decision = decider.decide(text, {"conversation_language": "sv"})
-    assert decision.unsupported == language
-    assert decision.code == "sv"
+    if decider.catalog.is_supported(language):  # a listed language that has become supported
+        assert (decision.code, decision.source, decision.unsupported) == (language, "detected", None)
+    else:
+        assert decision.unsupported == language
+        assert decision.code == "sv"
 
 
 @pytest.mark.parametrize(
@@ -226,3 +229,61 @@ def test_decision_is_serialisable_for_the_parse_result(decider: LanguageDecider)
     data = decider.decide("how do I register as unemployed").as_dict()
     assert set(data) == {"code", "source", "detected", "confidence", "unsupported"}
     assert data["code"] == "en" and data["source"] == "detected"
+
+
+# every language of the list ------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("text", "intent", "code"),
+    [
+        ("говорите по-русски", "change_language", "ru"),
+        ("українською, будь ласка", "change_language", "uk"),
+        ("eesti keeles palun", "change_language", "et"),
+        ("بالعربي من فضلك", "change_language", "ar"),
+        ("af soomaali", None, "so"),
+        ("به فارسی لطفا", "change_language", "fa"),
+        ("中文", None, "zh"),
+        ("tiếng việt", None, "vi"),
+        ("shqip ju lutem", "change_language", "sq"),
+    ],
+)
+def test_explicit_switch_works_in_every_language(decider: LanguageDecider, text: str, intent: str | None,
+                                                 code: str) -> None:
+    decision = decider.decide(text, {"conversation_language": "fi"}, intent)
+    if decider.catalog.is_supported(code):
+        assert (decision.code, decision.source) == (code, "explicit")
+    else:  # listed, not yet supported: recognised, answered the unsupported way
+        assert decision.unsupported == code
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("де можна отримати допомогу", "uk"),  # і, є: only Ukrainian
+        ("где мне найти работу", "ru"),
+        ("کجا میتوانم کار پیدا کنم", "fa"),  # ک, ی: Persian letters
+        ("أين يمكنني أن أجد عملا", "ar"),
+        ("tôi muốn đăng ký thất nghiệp", "vi"),
+        ("kus ma saan tööd otsida", "et"),
+        ("sidee baan u helaa shaqo", "so"),
+        ("ku mund të gjej punë", "sq"),
+        ("我在哪里可以找到工作", "zh"),
+    ],
+)
+def test_scripts_and_letters_tell_close_languages_apart(decider: LanguageDecider, text: str, code: str) -> None:
+    assert decider.detector.detect(text).code == code
+
+
+def test_chinese_sentence_naming_a_language_is_not_a_bare_request(decider: LanguageDecider) -> None:
+    # "My English isn't good, can I have an interpreter at the meeting?" names English but asks about interpreters.
+    decision = decider.decide("我英语也不好开会时能有口译吗", {"conversation_language": "fi"}, "interpreter")
+    assert decision.source != "explicit"
+
+
+def test_romanized_writing_does_not_switch_a_non_latin_conversation(decider: LanguageDecider) -> None:
+    # Finglish (Persian in Latin letters) looks like Somali to both detectors.
+    decision = decider.decide("kar peyda kardam bayad be kela khabar bedam?", {"conversation_language": "fa"})
+    assert decision.code == "fa"
+    decision = decider.decide("could you tell me how to register as an unemployed jobseeker",
+                              {"conversation_language": "fa"})
+    assert (decision.code, decision.source) == ("en", "detected")

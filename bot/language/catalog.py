@@ -33,6 +33,7 @@ class DetectionSettings:
     min_confidence: float = 0.8
     min_confidence_alone: float = 0.95
     min_confidence_unsupported: float = 0.5
+    max_close_partner_share: float = 0.25
     other_languages: tuple[str, ...] = ()
 
 
@@ -43,6 +44,7 @@ class LanguageCatalog:
     unsupported_reply_languages: tuple[str, ...]
     detection: DetectionSettings = field(default_factory=DetectionSettings)
     service_terms: frozenset[str] = frozenset()
+    service_stems: tuple[str, ...] = ()
 
     @property
     def codes(self) -> list[str]:
@@ -81,6 +83,7 @@ def parse_catalog(raw: dict) -> LanguageCatalog:
         unsupported_reply_languages=tuple(raw.get("unsupported_reply_languages", ["en", "fi"])),
         detection=_detection_settings(raw.get("detection", {})),
         service_terms=frozenset(term.lower() for term in raw.get("service_terms", [])),
+        service_stems=tuple(stem.lower() for stem in raw.get("service_stems", [])),
     )
 
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bot.language.catalog import LanguageCatalog
-from bot.language.detection import LanguageDetector
+from bot.language.detection import SCRIPT_LANGUAGES, LanguageDetector
 from bot.language.explicit import ExplicitRequestMatcher
 
 EXPLICIT, DETECTED, CONVERSATION, HINT, DEFAULT = (
@@ -84,6 +84,9 @@ class LanguageDecider:
                     detection.confidence,
                     detection.other_language,
                 )
+            if detection.trusted and detection.code and self._romanized(detection, metadata):
+                fallback = self._fallback(metadata)
+                return LanguageDecision(fallback.code, fallback.source, detection.code, detection.confidence)
             if detection.trusted and detection.code:
                 if catalog.is_supported(detection.code):
                     return LanguageDecision(
@@ -102,6 +105,18 @@ class LanguageDecider:
                 fallback.code, fallback.source, detection.code, detection.confidence
             )
         return self._fallback(metadata)
+
+    def _romanized(self, detection, metadata: dict[str, Any]) -> bool:  # noqa: ANN001
+        """Arabic, Persian, Russian, Ukrainian and Chinese speakers often write their own
+        language in Latin letters (Arabizi, Finglish, translit): a Latin-script message in
+        such a conversation switches it only when both detectors are sure."""
+        conversation = normalise_tag(metadata.get(META_CONVERSATION))
+        if not conversation or conversation == detection.code:
+            return False
+        latin = SCRIPT_LANGUAGES["Latin"]
+        if conversation in latin or detection.code not in latin:
+            return False
+        return detection.confidence < self.catalog.detection.min_confidence_alone
 
     def _fallback(self, metadata: dict[str, Any]) -> LanguageDecision:
         for key, source in ((META_CONVERSATION, CONVERSATION), (META_HINT, HINT)):

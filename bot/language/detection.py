@@ -54,6 +54,9 @@ DISTINCTIVE_LETTERS: dict[str, re.Pattern[str]] = {
     "et": re.compile("[õÕ]"),
 }
 LANGDETECT_CODES = {"zh-cn": "zh", "zh-tw": "zh"}
+# Languages that share most of their short words: a detection between them is
+# trusted only when the partner is clearly behind.
+CLOSE_PAIRS = {"ru": "uk", "uk": "ru", "ar": "fa", "fa": "ar", "fi": "et", "et": "fi"}
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class LanguageDetector:
             .build()
         )
         self._folded_terms = frozenset(fold(term) for term in catalog.service_terms)
+        self._folded_stems = tuple(fold(stem) for stem in catalog.service_stems)
 
     def _langdetect(self, text: str, candidates: list[str] | None) -> list[tuple[str, float]]:
         detector = self._factory.create()
@@ -123,9 +127,16 @@ class LanguageDetector:
             for value in self._lingua.compute_language_confidence_values(text)
         ]
 
+    def _is_service_term(self, word: str) -> bool:
+        """A Finnish service word, inflected or compounded too ("Työmarkkinatoril", "kotoutumiskoulutusse")."""
+        folded = fold(word)
+        return folded in self._folded_terms or any(
+            folded.startswith(stem) for stem in self._folded_stems
+        )
+
     def strip_service_terms(self, text: str) -> str:
         text = URL_OR_EMAIL.sub(" ", text)
-        return " ".join(w for w in words(text) if fold(w) not in self._folded_terms)
+        return " ".join(w for w in words(text) if not self._is_service_term(w))
 
     def raw(self, text: str) -> str | None:
         """Plain seeded langdetect over all its languages: the baseline for benchmarks."""
@@ -181,12 +192,15 @@ class LanguageDetector:
             return Detection(None, 0.0, False, len(tokens), other_language=other)
         code, share = max(scores.items(), key=lambda kv: kv[1])
         confidence = share / total
+        partner = CLOSE_PAIRS.get(code)
+        close_call = partner in scores and scores[partner] / total >= self.settings.max_close_partner_share
         second_opinion = self._langdetect(cleaned, candidates)
         agree = bool(second_opinion) and second_opinion[0][0] == code
         trusted = (
             long_enough
             and other is None
             and confidence >= self.settings.min_confidence
+            and not close_call
             and (agree or confidence >= self.settings.min_confidence_alone)
         )
         return Detection(code, confidence, trusted, len(tokens), other_language=other)

@@ -46,6 +46,16 @@ class ExplicitRequestMatcher:
             return None
         return value if isinstance(value, str) and value in self.catalog.languages else None
 
+    def _other_words(self, folded: str) -> int:
+        """Words besides the language names; Chinese, written without spaces, counts
+        one word per two characters (most Chinese words have two)."""
+        rest = folded
+        for _, _, pattern in self._patterns:
+            rest = pattern.sub(" ", rest)
+        han = sum(1 for ch in rest if "\u3400" <= ch <= "\u9fff")
+        spaced = [w for w in words(rest) if not any("\u3400" <= ch <= "\u9fff" for ch in w)]
+        return len(spaced) + (han + 1) // 2
+
     def from_words(self, text: str, intent: str | None) -> str | None:
         """A language asked for in words; None when none or several are named."""
         folded = fold(text)
@@ -56,8 +66,8 @@ class ExplicitRequestMatcher:
                 found[code] = max(found.get(code, 0), name_words * len(hits))
         if len(found) != 1:
             return None
-        code, name_words = next(iter(found.items()))
-        other_words = len(words(folded)) - name_words
+        code, _ = next(iter(found.items()))
+        other_words = self._other_words(folded)
         # "interpreter in arabic" names a language but asks about interpreters:
         # only a bare name, or the classifier's change_language, is a request.
         if other_words <= 0 or intent == CHANGE_LANGUAGE_INTENT:

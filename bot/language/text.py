@@ -30,10 +30,16 @@ SCRIPT_RANGES: tuple[tuple[str, int, int], ...] = (
 UNSPACED_SCRIPTS = frozenset({"Han", "Kana", "Thai"})
 
 
+# Persian written with an Arabic keyboard: ي and ك for ی and ک.
+ARABIC_TO_PERSIAN = str.maketrans({"\u064a": "\u06cc", "\u0643": "\u06a9", "\u0649": "\u06cc"})
+
+
 def fold(text: str) -> str:
-    """Lower-case and strip accents, so that 'Tyottomyys' matches 'työttömyys'."""
+    """Lower-case and strip accents, so that 'Tyottomyys' matches 'työttömyys',
+    and write Arabic-keyboard ي/ك as ی/ک so both spellings are one word."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", folded).translate(ARABIC_TO_PERSIAN)
 
 
 def char_script(ch: str) -> str | None:
@@ -47,6 +53,9 @@ def char_script(ch: str) -> str | None:
 
 
 def dominant_script(text: str) -> str | None:
+    """The script of the message. Latin loses to any other script present: in
+    "soviteltu päiväraha شو يعني" the Finnish service words are Latin, the user's
+    own language is not."""
     counts: dict[str, int] = {}
     for ch in text:
         script = char_script(ch)
@@ -54,7 +63,8 @@ def dominant_script(text: str) -> str | None:
             counts[script] = counts.get(script, 0) + 1
     if not counts:
         return None
-    return max(counts.items(), key=lambda item: item[1])[0]
+    others = {k: v for k, v in counts.items() if k != "Latin" and v >= 2}
+    return max((others or counts).items(), key=lambda item: item[1])[0]
 
 
 def words(text: str) -> list[str]:
