@@ -9,6 +9,8 @@ from pathlib import Path
 from bot.paths import PROJECT_ROOT
 
 MODELS_DIR = PROJECT_ROOT / "models"
+# The project as Rasa's commands take it (train, data validate).
+RASA_PROJECT_ARGS = ["--config", "config/config.yml", "--domain", "domain", "--data", "data"]
 # Everything that changes what `rasa train` produces.
 INPUT_GLOBS = (
     "config/config.yml",

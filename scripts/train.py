@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from scripts.model import MODELS_DIR, model_name, model_path
+from scripts.model import MODELS_DIR, RASA_PROJECT_ARGS, model_name, model_path
 
 KEEP_MODELS = 3
 
@@ -26,20 +26,8 @@ def main() -> int:
         return 0
     print(f"training {target.name} (inputs changed)", flush=True)
     command = [
-        sys.executable,
-        "-m",
-        "rasa",
-        "train",
-        "--config",
-        "config/config.yml",
-        "--domain",
-        "domain",
-        "--data",
-        "data",
-        "--out",
-        str(MODELS_DIR),
-        "--fixed-model-name",
-        model_name(),
+        sys.executable, "-m", "rasa", "train", *RASA_PROJECT_ARGS,
+        "--out", str(MODELS_DIR), "--fixed-model-name", model_name(),
     ]
     started = time.monotonic()
     result = subprocess.run(command, cwd=MODELS_DIR.parent)

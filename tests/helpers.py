@@ -19,6 +19,16 @@ from pathlib import Path
 from bot.paths import PROJECT_ROOT
 from scripts.serve import actions_command, rasa_command
 
+# Debian's Chromium, headless, as root, on a machine without outside network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
 
 def free_port() -> int:
     with socket.socket() as sock:

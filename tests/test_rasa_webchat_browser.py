@@ -23,20 +23,12 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
-from tests.helpers import Gateway
+from tests.helpers import CHROMIUM_ARGS, Gateway
 
 pytestmark = pytest.mark.browser
 
 VENDOR = Path(__file__).parent / "vendor" / "rasa-webchat"
 BUNDLE_SHA256 = "bfedd788e4bd7df12f64b5bf2963e634f84bac1cb176b6cede60c507d3553f1e"  # npm rasa-webchat@1.0.1
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 QUESTION = "miten ilmoittaudun työttömäksi työnhakijaksi"
 
 PAGE = """<!doctype html>

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from bot.paths import PROJECT_ROOT
+from scripts.model import RASA_PROJECT_ARGS
 
 # Responses that only custom actions utter: Rasa's validator cannot see that
 # they are used and warns; any other warning fails this test.
@@ -29,19 +30,7 @@ UNUSED = re.compile(r"The utterance '(\w+)' is not used in any story or rule")
 
 def test_rasa_data_validate_passes_without_unexpected_warnings() -> None:
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rasa",
-            "data",
-            "validate",
-            "--config",
-            "config/config.yml",
-            "--domain",
-            "domain",
-            "--data",
-            "data",
-        ],
+        [sys.executable, "-m", "rasa", "data", "validate", *RASA_PROJECT_ARGS],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

@@ -26,18 +26,10 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from tests.helpers import Gateway
+from tests.helpers import CHROMIUM_ARGS, Gateway
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 ANSWER_TIMEOUT = 60_000  # ms: the first answers of a fresh Rasa server can be slow
 REGISTER_QUESTION = "miten ilmoittaudun työttömäksi työnhakijaksi"
 MENU_REQUEST = "valikko"  # a training example of the `help` intent: answered with the topic menu

@@ -70,41 +70,28 @@ class LanguageDecider:
         if requested is not None:
             if catalog.is_supported(requested):
                 return LanguageDecision(requested, EXPLICIT, requested, 1.0)
-            fallback = self._fallback(metadata)
-            return LanguageDecision(fallback.code, fallback.source, requested, 1.0, requested)
+            return self._keep(metadata, requested, 1.0, unsupported=requested)
+        if text.startswith("/"):
+            return self._fallback(metadata)
 
-        if not text.startswith("/"):
-            detection = self.detector.detect(text)
-            if detection.other_language:
-                fallback = self._fallback(metadata)
-                return LanguageDecision(
-                    fallback.code,
-                    fallback.source,
-                    detection.other_language,
-                    detection.confidence,
-                    detection.other_language,
-                )
-            if detection.trusted and detection.code and self._romanized(detection, metadata):
-                fallback = self._fallback(metadata)
-                return LanguageDecision(fallback.code, fallback.source, detection.code, detection.confidence)
-            if detection.trusted and detection.code:
-                if catalog.is_supported(detection.code):
-                    return LanguageDecision(
-                        detection.code, DETECTED, detection.code, detection.confidence
-                    )
-                fallback = self._fallback(metadata)
-                return LanguageDecision(
-                    fallback.code,
-                    fallback.source,
-                    detection.code,
-                    detection.confidence,
-                    detection.code,
-                )
-            fallback = self._fallback(metadata)
-            return LanguageDecision(
-                fallback.code, fallback.source, detection.code, detection.confidence
+        detection = self.detector.detect(text)
+        if detection.other_language:
+            return self._keep(
+                metadata, detection.other_language, detection.confidence, unsupported=detection.other_language
             )
-        return self._fallback(metadata)
+        if not (detection.trusted and detection.code) or self._romanized(detection, metadata):
+            return self._keep(metadata, detection.code, detection.confidence)
+        if catalog.is_supported(detection.code):
+            return LanguageDecision(detection.code, DETECTED, detection.code, detection.confidence)
+        return self._keep(metadata, detection.code, detection.confidence, unsupported=detection.code)
+
+    def _keep(
+        self, metadata: dict[str, Any], detected: str | None, confidence: float, unsupported: str | None = None
+    ) -> LanguageDecision:
+        """The language stays what the conversation, hint or default says; what was
+        detected (and whether the assistant speaks it) is recorded beside it."""
+        fallback = self._fallback(metadata)
+        return LanguageDecision(fallback.code, fallback.source, detected, confidence, unsupported)
 
     def _romanized(self, detection, metadata: dict[str, Any]) -> bool:  # noqa: ANN001
         """Arabic, Persian, Russian, Ukrainian and Chinese speakers often write their own
