@@ -184,6 +184,7 @@ def test_normalise_tag(tag: object, code: str | None) -> None:
         ("Merhaba, işsizlik parası için nasıl başvuru yapabilirim acaba", "tr"),
         ("Hola, ¿cómo puedo solicitar el subsidio de desempleo en Finlandia?", "es"),
         ("ምዝገባ ከመይ ይግበር እየ ስራ ኣልቦ", "und-Ethi"),
+        ("چۆن دەتوانم وەک بێکار خۆم تۆمار بکەم", "ckb"),
         ("Как зарегистрироваться безработным в Эспоо", "ru"),
         ("我想申请失业救济金", "zh"),
     ],

@@ -53,6 +53,8 @@ DISTINCTIVE_LETTERS: dict[str, re.Pattern[str]] = {
     "vi": re.compile("[ăđơưĂĐƠƯ\u1ea0-\u1ef9]"),
     "et": re.compile("[õÕ]"),
 }
+# Letters of Kurdish (Sorani) that Arabic and Persian do not use.
+SORANI_LETTERS = re.compile("[\u0695\u06b5\u06ce\u06c6\u06d5]")
 LANGDETECT_CODES = {"zh-cn": "zh", "zh-tw": "zh"}
 # Languages that share most of their short words: a detection between them is
 # trusted only when the partner is clearly behind.
@@ -167,6 +169,9 @@ class LanguageDetector:
         else:
             long_enough = len(tokens) >= self.settings.min_words
 
+        if script == "Arabic" and long_enough and SORANI_LETTERS.search(cleaned):
+            # Kurdish (Sorani) in Arabic script: neither detector knows it, and it would pass for Persian.
+            return Detection(None, 0.0, False, len(tokens), other_language="ckb")
         if script in OTHER_SCRIPT_LANGUAGES:
             other = OTHER_SCRIPT_LANGUAGES[script] if long_enough else None
             return Detection(None, 0.0, False, len(tokens), other_language=other)
