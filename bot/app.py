@@ -93,8 +93,6 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         ],
         lifespan=lifespan,
     )
-    app.state.router = router
-    app.state.webchat = webchat
     return socketio.ASGIApp(webchat.sio, other_asgi_app=app, socketio_path="socket.io")
 
 

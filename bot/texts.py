@@ -44,11 +44,17 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=32)
+def flat_locale(code: str) -> dict[str, str]:
+    """One language's texts by dotted key, flattened once."""
+    return flatten(locale(code))
+
+
 def text(code: str, key: str, **values: object) -> str:
     """The text `key` ("gateway.unavailable") in language `code`, else in the default language."""
     catalog = load_catalog()
     for candidate in (code, catalog.default):
-        found = flatten(locale(candidate)).get(key)
+        found = flat_locale(candidate).get(key)
         if found is not None:
             return found.format(espoo_services_url=espoo_services_url(), **values)
     raise KeyError(key)

@@ -22,7 +22,6 @@ from bot.language.catalog import load_catalog
 from bot.paths import PROJECT_ROOT
 
 RESPONSES_DIR = PROJECT_ROOT / "domain" / "responses"
-TOPICS_FILE = PROJECT_ROOT.parent / "shared" / "spec" / "topics.yml"
 GROUPS: dict[str, list[str]] = {
     "benefits": [
         "register_as_jobseeker",
