@@ -5,7 +5,18 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import declarative_base, relationship
 
 Base = declarative_base()
@@ -57,3 +68,104 @@ class Message(Base):
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
 
     conversation = relationship("Conversation", back_populates="messages")
+
+
+class Adviser(Base):
+    """A console account (created with `python -m bot adviser add`)."""
+
+    __tablename__ = "advisers"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    username = Column(String(64), nullable=False, unique=True)
+    # Shown to users when the adviser joins ("Adviser Anna joined the chat").
+    display_name = Column(String(64), nullable=False)
+    password_hash = Column(Text, nullable=False)
+    # adviser, admin or analyst
+    role = Column(String(16), nullable=False, default="adviser")
+    # Languages the adviser serves in (ISO 639-1): their queue is sorted by these.
+    languages = Column(JSON, nullable=False, default=list)
+    # The console's own language: fi or en.
+    ui_language = Column(String(8), nullable=False, default="fi")
+    active = Column(Boolean, nullable=False, default=True)
+    # Taking chats now (the adviser's own switch in the console).
+    available = Column(Boolean, nullable=False, default=True)
+    # Last request from the adviser's console: "online" means seen recently.
+    last_seen_at = Column(DateTime(timezone=True), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class AdviserSession(Base):
+    """A signed-in console session. The cookie holds a random token; only its
+    SHA-256 is stored, so a copy of the database cannot be used to sign in."""
+
+    __tablename__ = "adviser_sessions"
+
+    token_hash = Column(String(64), primary_key=True)
+    adviser_id = Column(Integer, ForeignKey("advisers.id", ondelete="CASCADE"), nullable=False, index=True)
+    csrf_token = Column(String(64), nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    expires_at = Column(DateTime(timezone=True), nullable=False)
+
+
+class SignInFailure(Base):
+    """Failed sign-ins, counted per username and per client address to slow down guessing."""
+
+    __tablename__ = "sign_in_failures"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    username = Column(String(64), nullable=False, index=True)
+    client = Column(String(64), nullable=False, index=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class Handoff(Base):
+    """One request for a person and what became of it.
+
+    waiting -> with_adviser -> closed; waiting -> user_left | timeout;
+    outside_hours | no_adviser -> contact_requested | declined.
+    """
+
+    __tablename__ = "handoffs"
+    __table_args__ = (Index("ix_handoffs_status_requested_at", "status", "requested_at"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id = Column(String(32), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False,
+                             index=True)
+    status = Column(String(20), nullable=False)
+    # user_request, button, fallback_offer, interpreter
+    reason = Column(String(32), nullable=False)
+    # The topic the assistant last understood, if any.
+    topic = Column(String(64), nullable=True)
+    language = Column(String(16), nullable=False)
+    channel = Column(String(20), nullable=False)
+    requested_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    claimed_at = Column(DateTime(timezone=True), nullable=True)
+    ended_at = Column(DateTime(timezone=True), nullable=True)
+    adviser_id = Column(Integer, ForeignKey("advisers.id", ondelete="SET NULL"), nullable=True, index=True)
+    # The catalogue topic the adviser chose when closing.
+    outcome_topic = Column(String(64), nullable=True)
+    # The queue position the user was last told (to tell them only when it changes).
+    told_position = Column(Integer, nullable=True)
+    # Contact details typed but not yet confirmed with consent.
+    pending_contact = Column(Text, nullable=True)
+
+
+class ContactRequest(Base):
+    """Contact details a user left (with consent) when no adviser could chat."""
+
+    __tablename__ = "contact_requests"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_id = Column(String(32), ForeignKey("conversations.id", ondelete="SET NULL"), nullable=True,
+                             index=True)
+    handoff_id = Column(Integer, ForeignKey("handoffs.id", ondelete="SET NULL"), nullable=True)
+    channel = Column(String(20), nullable=False)
+    # The language the user wants to be contacted in.
+    language = Column(String(16), nullable=False)
+    # phone (E.164) or email
+    contact_type = Column(String(8), nullable=False)
+    contact = Column(String(320), nullable=False)
+    topic = Column(String(64), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    handled_at = Column(DateTime(timezone=True), nullable=True)
+    handled_by = Column(Integer, ForeignKey("advisers.id", ondelete="SET NULL"), nullable=True)
