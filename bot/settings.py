@@ -30,6 +30,12 @@ class Settings:
     max_message_chars: int = 1000
     rate_limit_messages: int = 12
     rate_limit_seconds: float = 60.0
+    # The adviser console: how long a sign-in lasts, Secure cookies (behind HTTPS:
+    # true in production), and how many failed sign-ins within the window lock sign-in.
+    console_session_hours: float = 10.0
+    console_secure_cookies: bool = False
+    sign_in_max_failures: int = 5
+    sign_in_window_minutes: float = 15.0
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
 
 
@@ -42,6 +48,10 @@ ENV = {
     "max_message_chars": "MAX_MESSAGE_CHARS",
     "rate_limit_messages": "RATE_LIMIT_MESSAGES",
     "rate_limit_seconds": "RATE_LIMIT_SECONDS",
+    "console_session_hours": "CONSOLE_SESSION_HOURS",
+    "console_secure_cookies": "CONSOLE_SECURE_COOKIES",
+    "sign_in_max_failures": "SIGN_IN_MAX_FAILURES",
+    "sign_in_window_minutes": "SIGN_IN_WINDOW_MINUTES",
 }
 TELEGRAM_ENV = {
     "token": "TELEGRAM_TOKEN",
@@ -60,6 +70,16 @@ def _sqlite_relative_to_project(url: str) -> str:
     return url
 
 
+def _typed(kind: str, value: object) -> object:
+    if kind == "float":
+        return float(value)
+    if kind == "int":
+        return int(value)
+    if kind == "bool":
+        return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
+    return value
+
+
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
     environ = dict(os.environ) if environ is None else environ
     raw = yaml.safe_load((path or CONFIG_DIR / "gateway.yml").read_text(encoding="utf-8")) or {}
@@ -75,6 +95,6 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     for key, value in raw.items():
         if key not in types:
             raise ValueError(f"unknown gateway setting {key!r}")
-        values[key] = float(value) if types[key] == "float" else int(value) if types[key] == "int" else value
+        values[key] = _typed(types[key], value)
     values["database_url"] = _sqlite_relative_to_project(values.get("database_url", Settings.database_url))
     return Settings(**values, telegram=TelegramSettings(**telegram_raw))
