@@ -33,8 +33,6 @@ from bot.store.repository import ConversationStore
 from bot.texts import section
 
 log = logging.getLogger(__name__)
-# How often waiting users are checked for the waiting timeout.
-SWEEP_SECONDS = 15
 STATIC_DIR = PROJECT_ROOT / "bot" / "static"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -74,7 +72,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
 
     async def sweep_forever() -> None:
         while True:
-            await asyncio.sleep(SWEEP_SECONDS)
+            await asyncio.sleep(handoffs.config.sweep_seconds)
             try:
                 await handoffs.sweep()
             except Exception:  # noqa: BLE001 - try again next round
