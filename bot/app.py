@@ -67,7 +67,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     accounts = Accounts(database, session_hours=settings.console_session_hours,
                         max_failures=settings.sign_in_max_failures, window_minutes=settings.sign_in_window_minutes)
     console = Console(accounts, handoffs, secure_cookies=settings.console_secure_cookies)
-    handoffs.subscribe(ConsoleLive(webchat.sio, accounts).publish)
+    live = ConsoleLive(accounts)
+    handoffs.subscribe(live.publish)
     channels: list = []
 
     async def sweep_forever() -> None:
@@ -121,7 +122,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         ],
         lifespan=lifespan,
     )
-    return socketio.ASGIApp(webchat.sio, other_asgi_app=app, socketio_path="socket.io")
+    return socketio.ASGIApp(webchat.sio, other_asgi_app=live.asgi(app), socketio_path="socket.io")
 
 
 
