@@ -27,7 +27,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sqlalchemy import select
 
 from bot.insights.log import AMBIGUOUS, NEGATIVE_FEEDBACK, NLU_FALLBACK, OUT_OF_SCOPE
-from bot.language.text import WORD, fold
+from bot.language.text import UNSPACED_SCRIPTS, WORD, dominant_script, fold
 from bot.privacy.masking import TOKENS, mask
 from bot.store.db import Database
 from bot.store.models import UnresolvedQuestion
@@ -42,6 +42,10 @@ KEYWORDS = 3
 # At most this many (most recent) questions per language: clustering is quadratic.
 MAX_ITEMS = 3000
 _TOKEN = re.compile("|".join(re.escape(t) for t in TOKENS.values()))
+# Character n-grams: 2-4 inside words; with single characters too for scripts written
+# without spaces (Chinese), where one character is often a whole word ("狗", dog).
+NGRAMS = (2, 4)
+NGRAMS_UNSPACED = (1, 3)
 
 
 @dataclass
@@ -66,6 +70,13 @@ def normalise(text: str) -> str:
     return " ".join(fold(_TOKEN.sub(" ", text or "")).split())
 
 
+def _vectors(normalised: list[str]) -> np.ndarray:
+    unspaced = sum(dominant_script(t) in UNSPACED_SCRIPTS for t in normalised) * 2 > len(normalised)
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAMS_UNSPACED if unspaced else NGRAMS,
+                                 sublinear_tf=True, lowercase=False)
+    return vectorizer.fit_transform(normalised).toarray()
+
+
 def cluster_texts(
     texts: list[str], distance_threshold: float = DEFAULT_DISTANCE_THRESHOLD
 ) -> list[list[int]]:
@@ -78,8 +89,7 @@ def cluster_texts(
     if len(usable) == 1:
         groups.append(usable)
     elif len(usable) > 1:
-        vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, lowercase=False)
-        vectors = vectorizer.fit_transform([normalised[i] for i in usable]).toarray()
+        vectors = _vectors([normalised[i] for i in usable])
         # sklearn 1.1 names the distance `affinity` (`metric` from 1.2 on).
         model = AgglomerativeClustering(n_clusters=None, distance_threshold=distance_threshold,
                                         affinity="cosine", linkage="average")
@@ -97,8 +107,7 @@ def _typical_first(members: list[int], texts: list[str]) -> list[int]:
     """Members ordered by closeness to the cluster's centre (the same n-gram vectors)."""
     if len(members) < 3:
         return members
-    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, lowercase=False)
-    vectors = vectorizer.fit_transform([normalise(texts[i]) for i in members]).toarray()
+    vectors = _vectors([normalise(texts[i]) for i in members])
     centre = vectors.mean(axis=0)
     norms = np.linalg.norm(vectors, axis=1) * (np.linalg.norm(centre) or 1.0)
     similarity = vectors @ centre / np.where(norms == 0, 1.0, norms)

@@ -133,6 +133,11 @@ def classify_turn(
     return NLU_FALLBACK
 
 
+def _storable(text: str | None) -> str | None:
+    """Masked, and without NUL characters (PostgreSQL cannot store them in text)."""
+    return mask(text).replace("\x00", " ") if text else None
+
+
 def _check(value: str | None, allowed: tuple[str, ...], what: str) -> None:
     if value not in allowed:
         raise ValueError(f"unknown {what} {value!r}: one of {', '.join(allowed)}")
@@ -188,12 +193,12 @@ class InsightsLog:
             conversation_key=self.key(conversation_id),
             channel=channel,
             language=language,
-            text=mask(text) if text else None,
+            text=_storable(text),
             intents=[{"name": str(i["name"]), "confidence": round(float(i.get("confidence") or 0.0), 4)}
                      for i in (intents or [])][:TOP_INTENTS] or None,
             reason=reason,
             detected_language=detected_language,
-            answer=mask(answer) if answer else None,
+            answer=_storable(answer),
             topic=topic,
             trigger=trigger,
             label_status="new",
