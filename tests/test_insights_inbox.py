@@ -4,6 +4,9 @@ accepts together with the project's domain and training data."""
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -195,3 +198,14 @@ def test_rasa_accepts_the_export_with_the_domain_and_training_data(tmp_path: Pat
 
 def test_nlu_yaml_without_examples_is_still_valid() -> None:
     assert yaml.safe_load(nlu_yaml({})) == {"version": "3.1", "nlu": []}
+
+
+def test_inbox_export_command(database: Database, database_url: str, inbox: Inbox, tmp_path: Path) -> None:
+    label_for_export(database, inbox)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "inbox", "export", "--out", str(tmp_path / "cli"), "--language", "fi"],
+        cwd=PROJECT_ROOT, env={**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "cli").iterdir()) == ["new_topics.csv", "nlu_fi.yml"]

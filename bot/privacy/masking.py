@@ -177,7 +177,7 @@ _DATE_OR_TIME = re.compile(
     r"\d{1,2}[./-]\d{1,2}[./-](?:\d{2}|\d{4})|\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[.:]\d{2}\s?[-–]\s?\d{1,2}[.:]\d{2}"
 )
 # Always a phone number: an international prefix and 7-15 digits, valid or not.
-_INTERNATIONAL = re.compile(r"(?<![\d\w])(?:\+|00)\s?\d(?:[ \-.()/]{0,2}\d){6,14}(?!\d)")
+_INTERNATIONAL = re.compile(r"(?<!\d)(?:\+|00)\s?\d(?:[ \-.()/]{0,2}\d){6,14}(?!\d)")
 # Finnish mobile numbers (04x, 050) also when glued to words ("puh0401234567").
 _FINNISH_MOBILE = re.compile(r"(?<!\d)0(?:4\d|50)(?:[ \-.]?\d){6,8}(?!\d)")
 # Other countries' domestic formats ("8 (912) 345-67-89", "067 123 45 67"): 9-15 digits in groups,
