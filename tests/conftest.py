@@ -10,7 +10,6 @@ from sqlalchemy import create_engine, text
 
 from bot.paths import PROJECT_ROOT
 from scripts.model import model_path
-from tests.databases import database_url  # noqa: F401  (the fixture, for every test module)
 from tests.helpers import Gateway, Servers, running_gateway, running_servers
 
 
