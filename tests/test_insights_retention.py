@@ -55,8 +55,10 @@ def seed(database: Database) -> None:
             for at in times:
                 session.add(Message(conversation_id=cid, direction="in", sender="user", text="hei", status="answered",
                                     created_at=at))
+            # Contact details typed but never confirmed: cleared after the contact-request period.
+            pending = '{"kind": "phone", "value": "+358401234567"}' if cid in ("old_but_updated", "new") else None
             session.add(Handoff(conversation_id=cid, status="closed", reason="button", language="fi",
-                                channel="webchat", requested_at=created))
+                                channel="webchat", requested_at=created, pending_contact=pending))
         session.flush()
         for label, cid, days in [("old", "new", 40), ("new", "new", 10), ("orphaned_new", "old", 10),
                                  ("boundary_kept", "new", 29.9)]:
@@ -83,6 +85,8 @@ def remaining(database: Database) -> dict[str, set]:
             "conversations": values(Conversation.id),
             "messages": values(Message.conversation_id),
             "handoffs": values(Handoff.conversation_id),
+            "pending_contacts": set(session.execute(select(Handoff.conversation_id).where(
+                Handoff.pending_contact.is_not(None))).scalars()),
             "contact_requests": {(c.topic, c.conversation_id)
                                  for c in session.execute(select(ContactRequest)).scalars()},
             "unresolved": values(UnresolvedQuestion.text),
@@ -107,11 +111,12 @@ def test_purge_deletes_exactly_the_old_rows(database: Database) -> None:
             Message.conversation_id.in_(["old", "old_empty"]))).scalars().all())
     deleted = purge(database, POLICY, NOW)
     assert deleted == {"messages": messages_of_old, "conversations": 2, "unresolved": 1, "contact_requests": 1,
-                       "feedback": 1, "sign_in_failures": 1, "adviser_sessions": 1}
+                       "feedback": 1, "sign_in_failures": 1, "adviser_sessions": 1, "pending_contacts": 1}
     left = remaining(database)
     assert left["conversations"] == {"old_but_recent_message", "old_but_updated", "new"}
     assert left["messages"] == left["conversations"]
     assert left["handoffs"] == left["conversations"]
+    assert left["pending_contacts"] == {"new"}
     assert left["contact_requests"] == {("new", "new"), ("orphaned_new", None), ("boundary_kept", "new")}
     assert left["unresolved"] == {"new question"}
     assert left["feedback"] == {5}
@@ -135,11 +140,19 @@ def test_kinds_without_a_period_are_kept(database: Database) -> None:
     assert left["unresolved"] == {"old question", "new question"} and left["feedback"] == {1, 5}
 
 
-def test_the_retention_file() -> None:
+def test_the_retention_file(tmp_path) -> None:
     policy = load_retention()
     assert set(policy) == set(KINDS)
     assert (policy["conversations"], policy["unresolved"], policy["contact_requests"], policy["feedback"]) == (
         90, 365, 30, 365)
+    # Contact requests are kept exactly as long as users are told (config/handoff.yml).
+    handoff = tmp_path / "handoff.yml"
+    handoff.write_text("weekly: {}\npublic_holidays: null\ncontact_request_days: 14\n", encoding="utf-8")
+    assert load_retention(handoff_config=handoff)["contact_requests"] == 14
+    contradicting = tmp_path / "retention.yml"
+    contradicting.write_text("conversations: 90\ncontact_requests: 60\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="users are told"):
+        load_retention(contradicting, handoff)
     for bad in ({"messages": 3}, {"conversations": -1}, {"conversations": "90"}, {"feedback": True}):
         with pytest.raises(ValueError):
             validate(bad)

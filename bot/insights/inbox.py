@@ -30,8 +30,10 @@ NEW, LABELLED, NEW_TOPIC, DISMISSED = "new", "labelled", "new_topic", "dismissed
 STATUSES = (NEW, LABELLED, NEW_TOPIC, DISMISSED)
 DOMAIN_DIR = PROJECT_ROOT / "domain"
 NLU_VERSION = "3.1"
-# Intents that are no training target.
+# Intents that are no training target: the fallback, and the gateway's events
+# (/EXTERNAL_<event> payloads that users cannot type).
 NOT_LABELS = {"nlu_fallback"}
+EVENT_PREFIX = "EXTERNAL_"
 TOPIC_NAME = re.compile(r"[a-z][a-z0-9_]{1,63}")
 _TOKEN = re.compile("|".join(re.escape(t) for t in TOKENS.values()))
 # Rasa reads "[text](entity)", "[text]{...}" and "[text][...]" as entity annotations.
@@ -98,7 +100,8 @@ class Inbox:
     def __init__(self, database: Database, intents: set[str] | None = None,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.db = database
-        self.intents = (intents if intents is not None else domain_intents()) - NOT_LABELS
+        self.intents = {i for i in (intents if intents is not None else domain_intents())
+                        if i not in NOT_LABELS and not i.startswith(EVENT_PREFIX)}
         self._clock = clock
 
     def items(

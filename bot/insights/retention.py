@@ -7,7 +7,9 @@ the rows older than that:
   their messages and handoffs go with them (ON DELETE CASCADE), contact requests
   keep their own period (their conversation link is set to NULL);
 - unresolved: unresolved_questions by created_at;
-- contact_requests: by created_at, handled or not;
+- contact_requests: by created_at, handled or not, after the days of config/handoff.yml
+  `contact_request_days` (what users are told when they give consent); contact details
+  typed but never confirmed (handoffs.pending_contact) are cleared after the same days;
 - feedback: by created_at;
 - sign_in_failures: by created_at;
 - adviser_sessions: by expires_at (sessions that expired that long ago).
@@ -19,8 +21,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import yaml
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, func, select, update
 
+from bot.handoff.config import load_handoff_config
 from bot.paths import CONFIG_DIR
 from bot.store.db import Database
 from bot.store.models import (
@@ -28,6 +31,7 @@ from bot.store.models import (
     ContactRequest,
     Conversation,
     Feedback,
+    Handoff,
     Message,
     SignInFailure,
     UnresolvedQuestion,
@@ -37,9 +41,16 @@ KINDS = ("conversations", "unresolved", "contact_requests", "feedback", "sign_in
 RETENTION_FILE = CONFIG_DIR / "retention.yml"
 
 
-def load_retention(path: Path = RETENTION_FILE) -> dict[str, int | None]:
-    """{kind: days or None} from config/retention.yml; unknown kinds are an error."""
+def load_retention(path: Path = RETENTION_FILE, handoff_config: Path | None = None) -> dict[str, int | None]:
+    """{kind: days or None} from config/retention.yml; unknown kinds are an error. Contact
+    requests are kept as long as users are told when they give consent: config/handoff.yml
+    `contact_request_days` (retention.yml may repeat it, but not contradict it)."""
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    told = load_handoff_config(handoff_config).contact_request_days
+    if raw.get("contact_requests", told) != told:
+        raise ValueError(f"contact_requests: {raw['contact_requests']} days in {path}, but users are told "
+                         f"{told} days (contact_request_days in config/handoff.yml)")
+    raw["contact_requests"] = told
     return validate(raw)
 
 
@@ -83,13 +94,17 @@ def _statements(days_by_kind: dict[str, int | None], now: datetime) -> list[tupl
     for kind, model, column in simple:
         if (before := cutoff(kind)) is not None:
             statements.append((kind, delete(model).where(column < before)))
+    if (before := cutoff("contact_requests")) is not None:
+        statements.append(("pending_contacts", update(Handoff).where(
+            Handoff.pending_contact.is_not(None), Handoff.requested_at < before).values(pending_contact=None)))
     return statements
 
 
 def purge(database: Database, days_by_kind: dict[str, int | None], now: datetime | None = None,
           *, dry_run: bool = False) -> dict[str, int]:
     """Delete what is older than its retention period; {kind: rows deleted}, with
-    `messages` for the messages that went with the conversations. With `dry_run`, what
+    `messages` for the messages that went with the conversations and `pending_contacts`
+    for the unconfirmed contact details cleared from handoffs. With `dry_run`, what
     would be deleted: the same statements in a transaction that is rolled back."""
     days_by_kind = validate(days_by_kind)
     now = now or datetime.now(timezone.utc)
