@@ -20,9 +20,13 @@ from bot.channels.webchat import WebChat
 from bot.console.auth import Accounts
 from bot.console.live import ConsoleLive
 from bot.console.routes import Console
+from bot.feedback import FeedbackService
 from bot.handoff.config import load_handoff_config
 from bot.handoff.service import HandoffService
 from bot.handoff.store import HandoffStore
+from bot.insights.log import InsightsLog
+from bot.insights.pseudonym import resolve_secret
+from bot.insights.retention import load_retention, purge
 from bot.language.catalog import load_catalog
 from bot.paths import PROJECT_ROOT
 from bot.rasa_client import RasaClient
@@ -33,6 +37,8 @@ from bot.store.repository import ConversationStore
 from bot.texts import section
 
 log = logging.getLogger(__name__)
+# Retention runs once a day (and at start-up).
+RETENTION_SECONDS = 24 * 3600
 STATIC_DIR = PROJECT_ROOT / "bot" / "static"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -50,7 +56,10 @@ def widget_config() -> dict:
             {"code": c, "name": catalog.languages[c].native_name, "direction": catalog.direction(c)}
             for c in catalog.supported
         ],
-        "texts": {c: section(c, "widget") for c in catalog.supported},
+        "texts": {
+            c: {**section(c, "widget"), **{f"feedback_{k}": v for k, v in section(c, "feedback").items()}}
+            for c in catalog.supported
+        },
     }
 
 
@@ -63,13 +72,26 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     router = Router(settings, store, rasa)
     handoffs = HandoffService(HandoffStore(database), store, load_handoff_config())
     router.attach_handoff(handoffs)
-    webchat = WebChat(router)
+    insights = InsightsLog(database, resolve_secret(settings.pseudonym_secret))
+    router.attach_insights(insights)
+    feedback = FeedbackService(store, insights)
+    webchat = WebChat(router, feedback)
     accounts = Accounts(database, session_hours=settings.console_session_hours,
                         max_failures=settings.sign_in_max_failures, window_minutes=settings.sign_in_window_minutes)
     console = Console(accounts, handoffs, secure_cookies=settings.console_secure_cookies)
     live = ConsoleLive(accounts)
     handoffs.subscribe(live.publish)
     channels: list = []
+
+    async def retention_daily() -> None:
+        """Deletes what is older than config/retention.yml allows; reports keep only aggregates."""
+        while True:
+            try:
+                deleted = await asyncio.to_thread(purge, database, load_retention())
+                log.info("retention: %s", deleted)
+            except Exception:  # noqa: BLE001 - try again tomorrow
+                log.exception("retention failed")
+            await asyncio.sleep(RETENTION_SECONDS)
 
     async def sweep_forever() -> None:
         while True:
@@ -98,16 +120,17 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         if settings.telegram.token:
             from bot.channels.telegram import TelegramChannel
 
-            telegram = TelegramChannel(settings.telegram, router)
+            telegram = TelegramChannel(settings.telegram, router, feedback)
             channels.append(telegram)
             await telegram.start()
             if settings.telegram.mode == "webhook":
                 app.router.routes.append(Route("/telegram/webhook", telegram.webhook, methods=["POST"]))
-        sweeper = asyncio.create_task(sweep_forever())
+        tasks = [asyncio.create_task(sweep_forever()), asyncio.create_task(retention_daily())]
         try:
             yield
         finally:
-            sweeper.cancel()
+            for task in tasks:
+                task.cancel()
             for channel in channels:
                 await channel.stop()
             await rasa.close()

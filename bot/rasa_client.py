@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+
+@dataclass(frozen=True)
+class TurnState:
+    language: str | None
+    latest_message: dict[str, Any] | None
 
 
 class AssistantUnavailable(Exception):
@@ -32,14 +39,20 @@ class RasaClient:
 
     async def language_of(self, sender: str) -> str | None:
         """The conversation's `language` slot after the turn."""
+        return (await self.after_turn(sender)).language
+
+    async def after_turn(self, sender: str) -> TurnState:
+        """The `language` slot and the parse result of the latest message (for the unresolved log)."""
         try:
             response = await self._client.get(
                 f"{self.base_url}/conversations/{sender}/tracker", params={"include_events": "NONE"}
             )
             response.raise_for_status()
-            return (response.json().get("slots") or {}).get("language")
+            tracker = response.json()
         except (httpx.HTTPError, ValueError):
-            return None
+            return TurnState(None, None)
+        latest = tracker.get("latest_message")
+        return TurnState((tracker.get("slots") or {}).get("language"), latest if isinstance(latest, dict) else None)
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -29,7 +29,9 @@ from typing import Any
 
 from anyio import to_thread
 
+from bot.feedback import mark_feedback
 from bot.handoff.service import CONTACT_CONSENT, CONTACT_DECLINE, CONTACT_REQUEST, STOP, HandoffService
+from bot.insights.log import InsightsLog, top_intents
 from bot.language.catalog import load_catalog
 from bot.language.decision import normalise_tag
 from bot.rasa_client import AssistantUnavailable, RasaClient
@@ -53,6 +55,11 @@ class Reply:
     # bot or adviser (an adviser's message carries the adviser's name)
     sender: str = "bot"
     sender_name: str | None = None
+    # The stored message's id, and whether the channel asks 👍/👎 on it (an answer
+    # to a service topic) or a 1-5 rating (the end of a conversation).
+    message_id: int | None = None
+    asks_feedback: bool = False
+    asks_rating: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -108,6 +115,13 @@ class Router:
         # channel name -> deliver(external_id, replies): messages outside a user turn
         self.outbox: dict[str, Callable[[str, list[Reply]], Awaitable[None]]] = {}
         self.handoff: HandoffService | None = None
+        self.insights: InsightsLog | None = None
+
+    def attach_insights(self, insights: InsightsLog) -> None:
+        """The work-package-6 log: unresolved turns, handoff requests and their outcomes."""
+        self.insights = insights
+        if self.handoff is not None:
+            self.handoff.insights = insights
 
     def attach_handoff(self, service: HandoffService) -> None:
         self.handoff = service
@@ -164,19 +178,30 @@ class Router:
         except AssistantUnavailable:
             return await self._say_locally(conversation.id, message_id, language, ("gateway.unavailable", {}),
                                            status="failed")
-        language = await self.rasa.language_of(conversation.id) or language
+        state = await self.rasa.after_turn(conversation.id)
+        language = state.language or language
+        parse = state.latest_message or {}
+        intent = (parse.get("intent") or {}).get("name")
         replies = [self._reply(raw, language) for raw in raw_replies]
+        mark_feedback(replies, intent)
         offered = [b["payload"] for r in replies for b in r.buttons if b.get("payload")]
-        await to_thread.run_sync(lambda: self._store_replies(conversation.id, message_id, replies, language, offered))
+        await to_thread.run_sync(
+            lambda: self._store_replies(conversation.id, message_id, replies, language, offered, intent))
         request = next((r.custom["handoff"] for r in replies if isinstance(r.custom, dict) and "handoff" in r.custom),
                        None)
         shown = [r for r in replies if not (isinstance(r.custom, dict) and "handoff" in r.custom)]
+        if self.insights is not None and parse:
+            await to_thread.run_sync(lambda: self.insights.record_turn(
+                conversation.id, channel=channel, parse_data=parse, text=None if text.startswith("/") else text))
         if isinstance(request, dict) and self.handoff is not None:
             conversation.language = language
-            shown += await self.handoff.request(
-                conversation, reason=str(request.get("reason") or "user_request"),
-                topic=request.get("topic") if isinstance(request.get("topic"), str) else None, language=language,
-            )
+            reason = str(request.get("reason") or "user_request")
+            topic = request.get("topic") if isinstance(request.get("topic"), str) else None
+            if self.insights is not None:
+                await to_thread.run_sync(lambda: self.insights.record(
+                    conversation.id, channel=channel, reason="handoff_request", trigger=reason, topic=topic,
+                    language=language, text=None if text.startswith("/") else text, intents=top_intents(parse)))
+            shown += await self.handoff.request(conversation, reason=reason, topic=topic, language=language)
         return Turn(conversation.id, language, shown)
 
     # --- the handoff service's voice ----------------------------------------
@@ -259,11 +284,17 @@ class Router:
         return Turn(conversation_id, language, [reply])
 
     def _store_replies(
-        self, conversation_id: str, message_id: int, replies: list[Reply], language: str, offered: list[str]
+        self, conversation_id: str, message_id: int, replies: list[Reply], language: str, offered: list[str],
+        intent: str | None = None,
     ) -> None:
         for reply in replies:
-            payload = {k: v for k, v in reply.as_dict().items() if k != "text"} or None
-            self.store.add_message(conversation_id, "out", "bot", reply.text, payload, language, status="sent")
+            payload = {k: v for k, v in reply.as_dict().items() if k != "text"}
+            if reply.asks_feedback or reply.asks_rating:
+                payload.update(intent=intent, asks_feedback=reply.asks_feedback, asks_rating=reply.asks_rating)
+                # The whole answer (it may come in several messages), for a 👎 to log.
+                payload["answer"] = "\n\n".join(r.text for r in replies if r.text)
+            reply.message_id = self.store.add_message(conversation_id, "out", "bot", reply.text, payload or None,
+                                                      language, status="sent")
         self.store.set_message_status(message_id, "answered")
         self.store.update_conversation(conversation_id, language=language, offered=offered)
 

@@ -26,3 +26,12 @@ def test_every_text_exists_with_the_same_placeholders(code: str) -> None:
 @pytest.mark.parametrize("code", load_catalog().supported)
 def test_unavailable_text_links_to_the_contact_page(code: str) -> None:
     assert "https://" in text(code, "gateway.unavailable")
+
+
+def test_the_console_has_every_text_in_finnish_and_english() -> None:
+    from bot.console.texts import console_texts
+
+    finnish, english = console_texts("fi"), console_texts("en")
+    assert set(finnish) == set(english)
+    for key in english:
+        assert set(PLACEHOLDER.findall(finnish[key])) == set(PLACEHOLDER.findall(english[key])), key

@@ -74,6 +74,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.feedback import FeedbackService
 from bot.language.catalog import LanguageCatalog, load_catalog
 from bot.language.decision import normalise_tag
 from bot.router import Reply, Router, Turn
@@ -88,6 +89,9 @@ MAX_CALLBACK_BYTES = 64
 RLM = "\u200f"
 LANGUAGE_PREFIX = "lang:"
 PAYLOAD_PREFIX = "p:"
+# 👍/👎 under an answer ("fb:<message id>:<1|-1>") and the 1-5 rating ("rt:<message id>:<n>").
+FEEDBACK_PREFIX = "fb:"
+RATING_PREFIX = "rt:"
 HELP_PAYLOAD = "/help"
 HUMAN_PAYLOAD = "/request_human"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -221,6 +225,29 @@ def buttons_keyboard(buttons: Iterable[dict[str, str]]) -> InlineKeyboardMarkup 
     return InlineKeyboardMarkup(rows) if rows else None
 
 
+def feedback_keyboard(message_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton("👍", callback_data=f"{FEEDBACK_PREFIX}{message_id}:1"),
+        InlineKeyboardButton("👎", callback_data=f"{FEEDBACK_PREFIX}{message_id}:-1"),
+    ]])
+
+
+def rating_keyboard(message_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(str(n), callback_data=f"{RATING_PREFIX}{message_id}:{n}") for n in range(1, 6)
+    ]])
+
+
+def parse_feedback(data: str) -> tuple[str, int, str] | None:
+    """(kind, message id, value) of a feedback or rating button."""
+    for prefix, kind in ((FEEDBACK_PREFIX, "answer"), (RATING_PREFIX, "rating")):
+        if data.startswith(prefix):
+            message_id, _, value = data[len(prefix):].partition(":")
+            if message_id.isdigit():
+                return kind, int(message_id), value
+    return None
+
+
 def file_base_url(api_url: str) -> str:
     """https://api.telegram.org/bot -> https://api.telegram.org/file/bot"""
     base = api_url.rstrip("/")
@@ -240,7 +267,7 @@ def _retry_after_seconds(error: RetryAfter) -> float:
 
 
 class TelegramChannel:
-    def __init__(self, settings: TelegramSettings, router: Router) -> None:
+    def __init__(self, settings: TelegramSettings, router: Router, feedback: FeedbackService | None = None) -> None:
         if not settings.token:
             raise ValueError("the Telegram channel needs a token")
         if settings.mode not in ("polling", "webhook"):
@@ -249,6 +276,7 @@ class TelegramChannel:
             raise ValueError("Telegram webhook mode needs webhook_url (TELEGRAM_WEBHOOK_URL)")
         self.settings = settings
         self.router = router
+        self.feedback = feedback
         self.catalog = load_catalog()
         self.webhook_mode = settings.mode == "webhook"
         # Telegram echoes this in a header with every webhook call; generated if not configured.
@@ -428,6 +456,10 @@ class TelegramChannel:
             await self._answer(query)
             return
         chat_id, user = query.message.chat.id, query.from_user
+        chosen = parse_feedback(data)
+        if chosen is not None:
+            await self._give_feedback(query, chat_id, *chosen)
+            return
         if data.startswith(LANGUAGE_PREFIX):
             code = data[len(LANGUAGE_PREFIX) :]
             await self._answer(query)
@@ -442,6 +474,13 @@ class TelegramChannel:
             return
         await self._answer(query)
         await self._converse(chat_id, payload, user, choice=chosen_language(payload))
+
+    async def _give_feedback(self, query: Any, chat_id: int, kind: str, message_id: int, value: str) -> None:
+        reply = await self.feedback.give(CHANNEL, str(chat_id), message_id, kind, value) if self.feedback else None
+        await self._answer(query, reply.text if reply else None)
+        if reply is not None:
+            # One answer per message: the buttons go.
+            await self._deliver("editMessageReplyMarkup", query.edit_message_reply_markup, reply_markup=None)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("error while handling a Telegram update", exc_info=context.error)
@@ -508,11 +547,16 @@ class TelegramChannel:
         if reply.custom is not None:
             log.info("custom payload (%s) not shown in Telegram chat %s", ", ".join(map(str, reply.custom)), chat_id)
         keyboard = buttons_keyboard(reply.buttons)
+        if keyboard is None and reply.asks_feedback and reply.message_id:
+            keyboard = feedback_keyboard(reply.message_id)
         text = reply.text or ""
         if not text.strip() and keyboard is not None:
             text = localized(language, "telegram.choose_option")
         if text.strip():
             await self._send_text(chat_id, text, language, keyboard)
+        if reply.asks_rating and reply.message_id:
+            await self._send_text(chat_id, localized(language, "feedback.rating_question"), language,
+                                  rating_keyboard(reply.message_id))
         if reply.image:
             await self._send_image(chat_id, reply.image, language)
 

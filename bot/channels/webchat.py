@@ -5,6 +5,11 @@ client `session_request {session_id}` -> server `session_confirm <session_id>`
 client `user_uttered {message, session_id, customData}` -> server `bot_uttered`
 (`text`, `quick_replies`, `attachment`, or a custom payload as is).
 
+Additions for our widget (other widgets ignore them): `metadata.feedback` /
+`metadata.rating` with the message id on answers that ask for 👍/👎 or a 1-5
+rating, and the client events `feedback {message_id, value: 1|-1}` and
+`rating {message_id, value: 1..5}`.
+
 Differences that matter for safety: session ids are issued by the server
 (unguessable, 32 random bytes); a client's id is accepted only if the store
 knows it, so a reload restores the conversation from the database. Our own
@@ -20,6 +25,7 @@ from typing import Any
 import socketio
 from anyio import to_thread
 
+from bot.feedback import FeedbackService
 from bot.language.catalog import load_catalog
 from bot.router import Reply, Router
 
@@ -42,6 +48,10 @@ def bot_uttered(reply: Reply) -> list[dict[str, Any]]:
     meta: dict[str, Any] = message_metadata(reply.language)
     if reply.sender != "bot":
         meta = {**meta, "sender": reply.sender, "sender_name": reply.sender_name}
+    if reply.message_id and reply.asks_feedback:
+        meta = {**meta, "feedback": {"message_id": reply.message_id}}
+    if reply.message_id and reply.asks_rating:
+        meta = {**meta, "rating": {"message_id": reply.message_id}}
     events: list[dict[str, Any]] = []
     if reply.text is not None or reply.buttons:
         event: dict[str, Any] = {"text": reply.text or "", "metadata": meta}
@@ -58,14 +68,17 @@ def bot_uttered(reply: Reply) -> list[dict[str, Any]]:
 
 
 class WebChat:
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: Router, feedback: FeedbackService | None = None) -> None:
         self.router = router
+        self.feedback = feedback
         self.sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*", max_http_buffer_size=64_000)
         self._sessions: dict[str, str] = {}
         self.sio.on("connect", self.on_connect)
         self.sio.on("disconnect", self.on_disconnect)
         self.sio.on("session_request", self.on_session_request)
         self.sio.on("user_uttered", self.on_user_uttered)
+        self.sio.on("feedback", self.on_feedback)
+        self.sio.on("rating", self.on_rating)
         router.outbox[CHANNEL] = self.deliver
 
     async def deliver(self, session_id: str, replies: list[Reply]) -> None:
@@ -109,8 +122,27 @@ class WebChat:
                           sender="adviser" if m.sender == "adviser" else "bot", sender_name=payload.get("adviser"))
             if isinstance(reply.custom, dict) and "handoff" in reply.custom:
                 reply.custom = None
+            given = payload.get("feedback_given") or []
+            reply.message_id = m.id
+            reply.asks_feedback = bool(payload.get("asks_feedback")) and "answer" not in given
+            reply.asks_rating = bool(payload.get("asks_rating")) and "rating" not in given
             out.extend({"sender": m.sender, **event} for event in bot_uttered(reply))
         return out
+
+    async def on_feedback(self, sid: str, data: Any = None) -> None:
+        await self._give(sid, data, "answer")
+
+    async def on_rating(self, sid: str, data: Any = None) -> None:
+        await self._give(sid, data, "rating")
+
+    async def _give(self, sid: str, data: Any, kind: str) -> None:
+        session_id = self._sessions.get(sid)
+        if session_id is None or self.feedback is None or not isinstance(data, dict):
+            return
+        reply = await self.feedback.give(CHANNEL, session_id, data.get("message_id"), kind, data.get("value"))
+        if reply is not None:
+            for event in bot_uttered(reply):
+                await self.sio.emit("bot_uttered", event, room=session_id)
 
     async def on_user_uttered(self, sid: str, data: Any = None) -> None:
         session_id = self._sessions.get(sid)

@@ -195,6 +195,9 @@ class Console:
         signed_in = await self._signed_in(request)
         if signed_in is None:
             return RedirectResponse("/console/login", status_code=303, headers=SECURITY_HEADERS)
+        if signed_in.adviser.role == "analyst":
+            # Analysts have no chats: their views are the reports and the inbox (bot/console/analyst.py).
+            return RedirectResponse("/console/reports", status_code=303, headers=SECURITY_HEADERS)
         ui = signed_in.adviser.ui_language
         t = console_texts(ui)
         body = f"""<!doctype html>
@@ -360,6 +363,10 @@ class Console:
                                         signed_in.adviser.id)
         if done:
             await self.handoffs.publish("contacts")
+            request_row = await to_thread.run_sync(self.store.contact_request, int(request.path_params["id"]))
+            if self.handoffs.insights is not None and request_row and request_row.conversation_id:
+                await to_thread.run_sync(self.handoffs.insights.record_outcome, request_row.conversation_id,
+                                         "contact_handled")
         return _json({"ok": done}, 200 if done else 409)
 
     async def presence(self, request: Request, signed_in: SignedIn) -> Response:

@@ -88,6 +88,8 @@ class HandoffService:
         self.config = config
         self.clock = clock
         self.voice: Voice | None = None
+        # The work-package-6 log (bot/insights/log.py), told what became of each request.
+        self.insights: Any = None
         self._publishers: list[Publisher] = []
 
     def subscribe(self, publisher: Publisher) -> None:
@@ -103,6 +105,10 @@ class HandoffService:
 
     async def _db(self, function: Callable, *args: Any, **kwargs: Any) -> Any:
         return await to_thread.run_sync(lambda: function(*args, **kwargs))
+
+    async def _log_outcome(self, conversation_id: str, outcome: str, topic: str | None = None) -> None:
+        if self.insights is not None:
+            await self._db(self.insights.record_outcome, conversation_id, outcome, topic)
 
     # --- the user asks for a person ---------------------------------------
 
@@ -187,6 +193,9 @@ class HandoffService:
         await self._db(self.store.add_contact_request, conversation.id, handoff.id, channel=conversation.channel,
                        language=language, contact_type=pending["kind"], contact=pending["value"],
                        topic=handoff.topic)
+        if self.insights is not None:
+            await self._db(self.insights.record, conversation.id, channel=conversation.channel,
+                           reason="contact_request", topic=handoff.topic, language=handoff.language)
         await self.publish("contacts")
         return await self._say(conversation.id, "contact_saved")
 
@@ -196,6 +205,7 @@ class HandoffService:
         if not left:
             return []
         await self._event(handoff.conversation_id, "user_left")
+        await self._log_outcome(handoff.conversation_id, "user_left")
         await self.publish("queue")
         await self.publish("message", conversation_id=handoff.conversation_id, handoff_id=handoff.id)
         await self.refresh_positions()
@@ -256,6 +266,7 @@ class HandoffService:
             return False
         handoff = await self._db(self.store.get, handoff_id)
         await self._event(handoff.conversation_id, "closed", adviser.display_name)
+        await self._log_outcome(handoff.conversation_id, "answered_by_adviser", outcome_topic)
         await self._announce(handoff.conversation_id, "handoff_closed")
         await self.publish("queue")
         return True
@@ -283,6 +294,7 @@ class HandoffService:
                                    ended_at=self.clock(), state=CONTACT_OFFER)
             if moved:
                 await self._event(handoff.conversation_id, "timeout")
+                await self._log_outcome(handoff.conversation_id, "timeout")
                 await self._announce(handoff.conversation_id, "wait_timeout")
         if expired:
             await self.publish("queue")

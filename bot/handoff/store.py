@@ -223,6 +223,10 @@ class HandoffStore:
             query = query.order_by(ContactRequest.handled_at.isnot(None), ContactRequest.created_at)
             return list(session.execute(query).scalars().all())
 
+    def contact_request(self, request_id: int) -> ContactRequest | None:
+        with self.db.session() as session:
+            return session.get(ContactRequest, request_id)
+
     def mark_contact_handled(self, request_id: int, adviser_id: int) -> bool:
         with self.db.session() as session:
             result = session.execute(

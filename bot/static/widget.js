@@ -44,6 +44,11 @@
         you: "Sinä",
         assistant: "Avustaja",
         adviser: "Neuvoja",
+        feedback_question: "Oliko vastauksesta apua?",
+        feedback_helpful: "Kyllä, tästä oli apua",
+        feedback_not_helpful: "Ei, tästä ei ollut apua",
+        feedback_rating_question: "Millainen tämä keskustelu oli? Voit antaa arvosanan 1–5.",
+        feedback_rating_label: "{value} / 5",
         connecting: "Yhdistetään…",
         offline: "Yhteys katkesi. Yritetään uudelleen…"
       }
@@ -575,9 +580,48 @@
       item.appendChild(group);
     }
 
+    if (sender === "bot" && meta.feedback && typeof meta.feedback.message_id === "number") {
+      item.appendChild(feedbackGroup("feedback", meta.feedback.message_id, t("feedback_question"), [
+        { value: 1, label: "\uD83D\uDC4D", name: t("feedback_helpful") },
+        { value: -1, label: "\uD83D\uDC4E", name: t("feedback_not_helpful") }
+      ]));
+    }
+    if (sender === "bot" && meta.rating && typeof meta.rating.message_id === "number") {
+      item.appendChild(feedbackGroup("rating", meta.rating.message_id, t("feedback_rating_question"),
+        [1, 2, 3, 4, 5].map(function (n) {
+          return { value: n, label: String(n), name: t("feedback_rating_label").split("{value}").join(String(n)) };
+        })));
+    }
+
     ui.log.appendChild(item);
     scrollToEnd();
     return item;
+  }
+
+  /** 👍/👎 under an answer, or the 1-5 rating: one choice, then the buttons go. */
+  function feedbackGroup(kind, messageId, question, choices) {
+    var group = el("div", PREFIX + "__feedback", { role: "group", "aria-label": question });
+    var label = el("span", PREFIX + "__feedback-question");
+    label.textContent = question;
+    group.appendChild(label);
+    choices.forEach(function (choice) {
+      var button = el("button", PREFIX + "__feedback-button", {
+        type: "button", "aria-label": choice.name, title: choice.name, "data-value": String(choice.value)
+      });
+      button.textContent = choice.label;
+      button.addEventListener("click", function () {
+        if (!state.socket || !state.connected) {
+          return;
+        }
+        state.socket.emit(kind, { message_id: messageId, value: choice.value });
+        if (group.parentNode) {
+          group.parentNode.removeChild(group);
+        }
+        ui.input.focus();
+      });
+      group.appendChild(button);
+    });
+    return group;
   }
 
   function scrollToEnd() {

@@ -90,3 +90,27 @@ class ConversationStore:
                 .order_by(Message.id.desc()).limit(limit)
             ).scalars().all()
             return list(reversed(rows))
+
+    def message(self, message_id: int) -> Message | None:
+        with self.db.session() as session:
+            return session.get(Message, message_id)
+
+    def claim_feedback(self, message_id: int, kind: str) -> bool:
+        """Mark a message's 👍/👎 or rating as given; False if it already was."""
+        with self.db.session() as session:
+            message = session.get(Message, message_id)
+            payload = dict(message.payload or {})
+            given = set(payload.get("feedback_given") or [])
+            if kind in given:
+                return False
+            payload["feedback_given"] = sorted(given | {kind})
+            message.payload = payload
+            return True
+
+    def user_text_before(self, conversation_id: str, message_id: int) -> str | None:
+        """The user's message that the message `message_id` answered."""
+        with self.db.session() as session:
+            return session.execute(
+                select(Message.text).where(Message.conversation_id == conversation_id, Message.id < message_id,
+                                           Message.direction == "in").order_by(Message.id.desc()).limit(1)
+            ).scalar_one_or_none()
