@@ -6,6 +6,7 @@ import argparse
 
 import uvicorn
 
+from bot.logging_setup import log_config
 from bot.settings import load_settings
 from bot.store.db import migrate
 
@@ -24,6 +25,7 @@ def main() -> None:
         return
     uvicorn.run("bot.app:create_app", factory=True, host=args.host or settings.host,
                 port=args.port or settings.port, log_level="info",
+                log_config=log_config(settings.log_format),
                 # Rasa pins websockets 10, too old for uvicorn's default implementation.
                 ws="wsproto")
 

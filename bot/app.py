@@ -14,6 +14,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.channels.webchat import WebChat
+from bot.health import operations_routes
 from bot.language.catalog import load_catalog
 from bot.paths import PROJECT_ROOT
 from bot.rasa_client import RasaClient
@@ -46,9 +47,10 @@ def widget_config() -> dict:
 
 def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     settings = settings or load_settings()
-    migrate(settings.database_url)
+    if settings.migrate_on_start:
+        migrate(settings.database_url)
     store = ConversationStore(Database(settings.database_url))
-    rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
+    rasa = RasaClient(settings.rasa_urls, settings.rasa_timeout)
     router = Router(settings, store, rasa)
     webchat = WebChat(router)
     channels: list = []
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             Route("/", demo_page),
             Route("/widget/config.json", config),
             Route("/healthz", healthz),
+            *operations_routes(settings, store.db, rasa),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         lifespan=lifespan,
