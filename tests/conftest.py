@@ -30,3 +30,12 @@ def servers(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Se
 def gateway(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Gateway:
     with running_gateway(servers.rasa_url, tmp_path_factory.mktemp("gateway")) as running:
         yield running
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say plainly how many tests did not run (e.g. no PostgreSQL or Redis here)."""
+    skipped = len(terminalreporter.stats.get("skipped", []))
+    if skipped:
+        terminalreporter.write_sep(
+            "=", f"{skipped} test(s) skipped: they did not run (reasons in the summary below)", yellow=True, bold=True
+        )
