@@ -15,6 +15,15 @@ thread-safe and never raise on unusual label values):
     count_unavailable(channel: str) -> None
         Rasa did not answer in time: `assistant_unavailable_total{channel}`.
 
+    The router learns whether a turn was a fallback from
+    `RasaClient.last_turn(sender)` (a TurnInfo with `.language`, `.intent` and
+    `.fallback`), which reads the same tracker request as `language_of`.
+
+Recorded by bot/rasa_client.py itself (nothing to call):
+`assistant_rasa_request_seconds{instance}` (each HTTP request to a Rasa
+instance) and `assistant_rasa_unreachable_total{instance}` (connection
+failures, each one moving the message to the next instance).
+
     register_handoff_queue(database: bot.store.db.Database) -> None
         Read the handoff queue (`handoffs` rows with status 'waiting') at every
         scrape: `assistant_handoff_queue_length{language}`,
@@ -77,6 +86,14 @@ FALLBACKS = Counter(
 UNAVAILABLE = Counter(
     "assistant_unavailable", "User messages Rasa did not answer in time.", ["channel"], registry=REGISTRY
 )
+RASA_SECONDS = Histogram(
+    "assistant_rasa_request_seconds", "HTTP requests to each Rasa instance.", ["instance"],
+    buckets=TURN_BUCKETS, registry=REGISTRY,
+)
+RASA_UNREACHABLE = Counter(
+    "assistant_rasa_unreachable", "Connection failures to a Rasa instance (the message went to the next one).",
+    ["instance"], registry=REGISTRY,
+)
 
 _languages: frozenset[str] | None = None
 
@@ -104,6 +121,14 @@ def observe_turn(channel: str, language: str | None, seconds: float, fallback: b
 
 def count_unavailable(channel: str) -> None:
     UNAVAILABLE.labels(_channel_label(channel)).inc()
+
+
+def observe_rasa_request(instance: str, seconds: float) -> None:
+    RASA_SECONDS.labels(instance).observe(max(0.0, seconds))
+
+
+def count_rasa_unreachable(instance: str) -> None:
+    RASA_UNREACHABLE.labels(instance).inc()
 
 
 def _as_utc(moment: datetime) -> datetime:

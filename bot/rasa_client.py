@@ -17,9 +17,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from bot import metrics
+
+FALLBACK_INTENT = "nlu_fallback"
 
 
 class AssistantUnavailable(Exception):
@@ -39,6 +44,19 @@ def rendezvous_order(instances: Sequence[str], conversation: str) -> list[str]:
     """The instances in the conversation's order of preference (stable across
     processes and restarts: no salted `hash()`)."""
     return sorted(instances, key=lambda instance: _score(instance, conversation), reverse=True)
+
+
+@dataclass(frozen=True)
+class TurnInfo:
+    """The conversation after a turn, from its tracker."""
+
+    language: str | None = None
+    intent: str | None = None
+
+    @property
+    def fallback(self) -> bool:
+        """The assistant did not understand the last message."""
+        return self.intent == FALLBACK_INTENT
 
 
 class RasaClient:
@@ -65,13 +83,16 @@ class RasaClient:
     async def _request(self, sender: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         last_error: Exception | None = None
         for instance in self.order_for(sender):
+            started = time.monotonic()
             try:
                 response = await self._client.request(method, instance + path, **kwargs)
             except UNREACHABLE as error:
                 self._down_until[instance] = time.monotonic() + self.retry_after
+                metrics.count_rasa_unreachable(instance)
                 last_error = error
                 continue
             self._down_until.pop(instance, None)
+            metrics.observe_rasa_request(instance, time.monotonic() - started)
             return response
         raise httpx.ConnectError(f"no Rasa instance reachable ({last_error})")
 
@@ -91,14 +112,21 @@ class RasaClient:
 
     async def language_of(self, sender: str) -> str | None:
         """The conversation's `language` slot after the turn."""
+        return (await self.last_turn(sender)).language
+
+    async def last_turn(self, sender: str) -> TurnInfo:
+        """The `language` slot and the intent of the last message after the turn
+        (one tracker request; use it instead of language_of to know about fallbacks)."""
         try:
             response = await self._request(
                 sender, "GET", f"/conversations/{sender}/tracker", params={"include_events": "NONE"}
             )
             response.raise_for_status()
-            return (response.json().get("slots") or {}).get("language")
-        except (httpx.HTTPError, ValueError):
-            return None
+            tracker = response.json()
+            intent = ((tracker.get("latest_message") or {}).get("intent") or {}).get("name")
+            return TurnInfo((tracker.get("slots") or {}).get("language"), intent)
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return TurnInfo()
 
     async def close(self) -> None:
         await self._client.aclose()
