@@ -82,6 +82,17 @@ def test_every_compose_variable_is_in_env_example(compose: dict) -> None:
     assert not missing, f"in docker-compose.yml but not in .env.example: {sorted(missing)}"
 
 
+def test_env_example_names_every_variable_the_code_reads() -> None:
+    """Set or, for those compose derives itself, mentioned in a comment."""
+    read = {*ENV.values(), *TELEGRAM_ENV.values(), *variables_in(PRODUCTION_ENDPOINTS)}
+    sources = [*(PROJECT_ROOT / "bot").rglob("*.py"), *(PROJECT_ROOT / "actions").rglob("*.py"),
+               PROJECT_ROOT / "scripts" / "serve.py"]
+    for source in sources:
+        read |= set(re.findall(r"environ(?:\.get\(|\[)\s*[\"']([A-Z][A-Z0-9_]*)[\"']", source.read_text()))
+    named = set(re.findall(r"\b([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(encoding="utf-8")))
+    assert not read - named, f"read by the code but not in .env.example: {sorted(read - named)}"
+
+
 def test_no_secret_in_versioned_files(services: dict) -> None:
     example = example_variables()
     for secret in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "TELEGRAM_TOKEN", "TELEGRAM_WEBHOOK_SECRET"):
