@@ -251,6 +251,26 @@ def new_sender() -> str:
     return f"scaling-{uuid.uuid4().hex}"
 
 
+def test_production_endpoints_give_a_postgresql_tracker_store_and_a_redis_lock_store(
+    shared_stores: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rasa.core.lock_store import LockStore, RedisLockStore
+    from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
+    from rasa.core.utils import AvailableEndpoints
+
+    for variable, value in {**shared_stores, "ACTION_ENDPOINT_URL": "http://actions:5055/webhook"}.items():
+        monkeypatch.setenv(variable, value)
+    endpoints = AvailableEndpoints.read_endpoints(str(PRODUCTION_ENDPOINTS))
+    assert endpoints.action.url == "http://actions:5055/webhook"
+    lock_store = LockStore.create(endpoints.lock_store)
+    assert isinstance(lock_store, RedisLockStore) and lock_store.red.ping()
+    assert lock_store.key_prefix.startswith(shared_stores["REDIS_KEY_PREFIX"])
+    tracker_store = TrackerStore.create(endpoints.tracker_store, Domain.load(str(PROJECT_ROOT / "domain")))
+    assert isinstance(tracker_store, SQLTrackerStore)
+    assert tracker_store.engine.url.database == shared_stores["DB_NAME"]
+    tracker_store.engine.dispose()
+
+
 @pytest.mark.servers
 def test_the_tracker_is_in_postgresql(two_rasa: tuple[Servers, Servers], shared_stores: dict[str, str]) -> None:
     a, _ = two_rasa
@@ -276,17 +296,16 @@ def test_a_conversation_served_alternately_keeps_its_language_and_slots(
     # Instance B has never seen this conversation: the topic is answered in Swedish.
     replies = b.say(sender, "/register_as_jobseeker")
     assert said(replies, domain, "utter_register_as_jobseeker", "sv"), replies
-    # Back on A: a short message keeps Swedish, and the topic B understood is known.
-    replies = a.say(sender, "tack")
-    assert said(replies, domain, "utter_thank", "sv"), replies
-    replies = b.say(sender, "/request_human")
+    # Back on A: the topic B understood is known, the language too.
+    replies = a.say(sender, "/request_human")
+    assert said(replies, domain, "utter_handoff_contact", "sv"), replies
     handoff = [r["custom"]["handoff"] for r in replies if "custom" in r]
     assert handoff and handoff[0]["language"] == "sv" and handoff[0]["topic"] == "register_as_jobseeker"
     for instance in (a, b):
         tracker = instance.tracker(sender)
         assert tracker["slots"]["language"] == "sv"
         texts = [e.get("text") for e in tracker["events"] if e["event"] == "user"]
-        assert texts[-3:] == ["/register_as_jobseeker", "tack", "/request_human"]
+        assert texts[-3:] == ['/change_language{"language": "sv"}', "/register_as_jobseeker", "/request_human"]
 
 
 @pytest.mark.servers
