@@ -177,19 +177,21 @@ def test_rasa_urls_setting_and_rasa_url_alone() -> None:
 def shared_stores() -> Iterator[dict[str, str]]:
     """A fresh PostgreSQL database for the tracker store and a Redis key prefix
     for the lock store: the variables config/endpoints.production.yml reads."""
-    try:
-        import redis
+    import redis
+    from sqlalchemy.exc import OperationalError
 
-        redis.Redis(host=REDIS_HOST, port=REDIS_PORT, socket_connect_timeout=3).ping()
-    except Exception as error:  # noqa: BLE001
-        pytest.skip(f"Redis not reachable at {REDIS_HOST}:{REDIS_PORT} ({type(error).__name__})")
-    name = f"rasa_scaling_{uuid.uuid4().hex[:10]}"
     try:
-        admin = create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f"CREATE DATABASE {name}"))
-    except Exception as error:  # noqa: BLE001
+        redis.Redis(host=REDIS_HOST, port=REDIS_PORT, socket_connect_timeout=3).ping()
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
+        pytest.skip(f"Redis not reachable at {REDIS_HOST}:{REDIS_PORT} ({type(error).__name__})")
+    admin = create_engine(POSTGRES_ADMIN_URL, future=True, isolation_level="AUTOCOMMIT")
+    try:
+        admin.connect().close()
+    except OperationalError as error:
         pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(error).__name__})")
+    name = f"rasa_scaling_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
     try:
         yield {
             "DB_HOST": "127.0.0.1", "DB_PORT": "5432", "DB_NAME": name, "DB_LOGIN_DB": "test",
