@@ -41,7 +41,7 @@ class ActionRequestHuman(Action):
         topics = {
             i for i in domain.get("intents", []) if f"utter_{i}" in domain.get("responses", {})
         }
-        dispatcher.utter_message(response="utter_handoff_contact")
+        dispatcher.utter_message(response="utter_handoff_requested")
         dispatcher.utter_message(
             json_message={
                 "handoff": {

@@ -1,4 +1,5 @@
-"""Command line: `python -m bot serve` (the gateway), `python -m bot migrate`."""
+"""Command line: `python -m bot serve` (the gateway), `python -m bot migrate`,
+`python -m bot adviser ...` (console accounts)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 
 import uvicorn
 
+from bot.console import cli as adviser_cli
 from bot.logging_setup import log_config
 from bot.settings import load_settings
 from bot.store.db import migrate
@@ -18,8 +20,12 @@ def main() -> None:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     commands.add_parser("migrate", help="upgrade the database to the latest schema")
+    adviser_cli.add_parser(commands)
     args = parser.parse_args()
     settings = load_settings()
+    if args.command == "adviser":
+        adviser_cli.run(args, settings.database_url)
+        return
     if args.command == "migrate":
         migrate(settings.database_url)
         return

@@ -1,9 +1,12 @@
 """The gateway: one ASGI app for the web chat (socket.io), the widget and its
-demo page, Telegram's webhook (when configured) and health checks."""
+demo page, the adviser console, Telegram's webhook (when configured) and health
+checks."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import socketio
@@ -14,6 +17,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.channels.webchat import WebChat
+from bot.console.auth import Accounts
+from bot.console.live import ConsoleLive
+from bot.console.routes import Console
+from bot.handoff.config import load_handoff_config
+from bot.handoff.service import HandoffService
+from bot.handoff.store import HandoffStore
 from bot.health import operations_routes
 from bot.language.catalog import load_catalog
 from bot.paths import PROJECT_ROOT
@@ -24,6 +33,9 @@ from bot.store.db import Database, migrate
 from bot.store.repository import ConversationStore
 from bot.texts import section
 
+log = logging.getLogger(__name__)
+# How often waiting users are checked for the waiting timeout.
+SWEEP_SECONDS = 15
 STATIC_DIR = PROJECT_ROOT / "bot" / "static"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -49,11 +61,26 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     settings = settings or load_settings()
     if settings.migrate_on_start:
         migrate(settings.database_url)
-    store = ConversationStore(Database(settings.database_url))
+    database = Database(settings.database_url)
+    store = ConversationStore(database)
     rasa = RasaClient(settings.rasa_urls, settings.rasa_timeout)
     router = Router(settings, store, rasa)
+    handoffs = HandoffService(HandoffStore(database), store, load_handoff_config())
+    router.attach_handoff(handoffs)
     webchat = WebChat(router)
+    accounts = Accounts(database, session_hours=settings.console_session_hours,
+                        max_failures=settings.sign_in_max_failures, window_minutes=settings.sign_in_window_minutes)
+    console = Console(accounts, handoffs, secure_cookies=settings.console_secure_cookies)
+    handoffs.subscribe(ConsoleLive(webchat.sio, accounts).publish)
     channels: list = []
+
+    async def sweep_forever() -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            try:
+                await handoffs.sweep()
+            except Exception:  # noqa: BLE001 - try again next round
+                log.exception("handoff sweep failed")
 
     async def demo_page(request: Request) -> Response:
         response = FileResponse(STATIC_DIR / "index.html", headers=SECURITY_HEADERS)
@@ -79,9 +106,11 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             await telegram.start()
             if settings.telegram.mode == "webhook":
                 app.router.routes.append(Route("/telegram/webhook", telegram.webhook, methods=["POST"]))
+        sweeper = asyncio.create_task(sweep_forever())
         try:
             yield
         finally:
+            sweeper.cancel()
             for channel in channels:
                 await channel.stop()
             await rasa.close()
@@ -91,7 +120,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             Route("/", demo_page),
             Route("/widget/config.json", config),
             Route("/healthz", healthz),
-            *operations_routes(settings, store.db, rasa),
+            *operations_routes(settings, database, rasa),
+            *console.routes(),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         lifespan=lifespan,

@@ -7,18 +7,29 @@ intent only when it is the payload of a button the assistant offered in that
 conversation (nobody can type `/EXTERNAL_...`). Every user message is stored
 before it is processed and every reply before it is sent; when Rasa does not
 answer, the user hears so in their language and the message stays stored.
+
+While a conversation is handed over (its state is not "bot"), its messages go
+to the handoff service (bot/handoff/) instead of Rasa; a `{"handoff": ...}`
+request in the assistant's replies starts a handoff. The router is also the
+service's voice: it asks Rasa for the localized text of a handoff event
+(`/EXTERNAL_<event>`) and delivers it, or an adviser's message, to the user's
+channel outside a user turn (channels register a deliverer in `outbox`).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import time
 from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from anyio import to_thread
 
+from bot.handoff.service import HandoffService
 from bot.language.catalog import load_catalog
 from bot.language.decision import normalise_tag
 from bot.rasa_client import AssistantUnavailable, RasaClient
@@ -26,6 +37,8 @@ from bot.settings import Settings
 from bot.store.repository import ConversationStore
 from bot.texts import text as localized
 
+log = logging.getLogger(__name__)
+BOT_STATE = "bot"
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
@@ -36,6 +49,9 @@ class Reply:
     custom: dict[str, Any] | None = None
     image: str | None = None
     language: str | None = None
+    # bot or adviser (an adviser's message carries the adviser's name)
+    sender: str = "bot"
+    sender_name: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -88,6 +104,13 @@ class Router:
         self.rasa = rasa
         self.catalog = load_catalog()
         self.limiter = RateLimiter(settings.rate_limit_messages, settings.rate_limit_seconds)
+        # channel name -> deliver(external_id, replies): messages outside a user turn
+        self.outbox: dict[str, Callable[[str, list[Reply]], Awaitable[None]]] = {}
+        self.handoff: HandoffService | None = None
+
+    def attach_handoff(self, service: HandoffService) -> None:
+        self.handoff = service
+        service.voice = self
 
     async def conversation(self, channel: str, external_id: str):  # noqa: ANN201
         return await to_thread.run_sync(self.store.get_or_create, channel, external_id)
@@ -117,6 +140,13 @@ class Router:
         if problem:
             return await self._say_locally(conversation.id, message_id, language, problem)
 
+        if conversation.state != BOT_STATE and self.handoff is not None:
+            handed = await self.handoff.user_message(conversation, text, message_id)
+            if handed is not None:
+                if handed:
+                    await to_thread.run_sync(self.store.set_message_status, message_id, "answered")
+                return Turn(conversation.id, language, handed)
+
         allowed = self._allowed_payloads(conversation.offered_payloads, choice) | {channel_payload}
         if text.startswith("/") and text not in allowed:
             text = text.lstrip("/").strip() or text  # typed, not a button: plain text for NLU
@@ -137,7 +167,58 @@ class Router:
         replies = [self._reply(raw, language) for raw in raw_replies]
         offered = [b["payload"] for r in replies for b in r.buttons if b.get("payload")]
         await to_thread.run_sync(lambda: self._store_replies(conversation.id, message_id, replies, language, offered))
-        return Turn(conversation.id, language, replies)
+        request = next((r.custom["handoff"] for r in replies if isinstance(r.custom, dict) and "handoff" in r.custom),
+                       None)
+        shown = [r for r in replies if not (isinstance(r.custom, dict) and "handoff" in r.custom)]
+        if isinstance(request, dict) and self.handoff is not None:
+            conversation.language = language
+            shown += await self.handoff.request(
+                conversation, reason=str(request.get("reason") or "user_request"),
+                topic=request.get("topic") if isinstance(request.get("topic"), str) else None, language=language,
+            )
+        return Turn(conversation.id, language, shown)
+
+    # --- the handoff service's voice ----------------------------------------
+
+    async def event_replies(self, conversation_id: str, event: str, entities: dict[str, Any]) -> list[Reply]:
+        """What the assistant says about a handoff event, in the conversation's language (stored)."""
+        conversation = await to_thread.run_sync(self.store.get, conversation_id)
+        language = conversation.language or self.catalog.default
+        text = f"/EXTERNAL_{event}" + (json.dumps(entities, ensure_ascii=False) if entities else "")
+        metadata = {"channel": conversation.channel, "conversation_language": language}
+        try:
+            raw_replies = await self.rasa.send(conversation_id, text, metadata)
+        except AssistantUnavailable:
+            log.warning("Rasa did not answer the handoff event %s", event)
+            raw_replies = [{"text": localized(language, "gateway.unavailable")}]
+        replies = [self._reply(raw, language) for raw in raw_replies]
+        offered = [b["payload"] for r in replies for b in r.buttons if b.get("payload")]
+
+        def store() -> None:
+            for reply in replies:
+                payload = {k: v for k, v in reply.as_dict().items() if k != "text"} or None
+                self.store.add_message(conversation_id, "out", "bot", reply.text, payload, language, status="sent")
+            self.store.update_conversation(conversation_id, offered=offered)
+
+        await to_thread.run_sync(store)
+        return replies
+
+    async def deliver(self, conversation_id: str, replies: list[Reply]) -> None:
+        conversation = await to_thread.run_sync(self.store.get, conversation_id)
+        deliverer = self.outbox.get(conversation.channel) if conversation else None
+        if deliverer is None:
+            log.warning("no way to reach conversation %s on %s", conversation_id,
+                        conversation.channel if conversation else "?")
+            return
+        await deliverer(conversation.external_id, replies)
+
+    async def adviser_said(self, conversation_id: str, text: str, adviser_name: str) -> None:
+        conversation = await to_thread.run_sync(self.store.get, conversation_id)
+        language = conversation.language or self.catalog.default
+        await to_thread.run_sync(lambda: self.store.add_message(
+            conversation_id, "out", "adviser", text, {"adviser": adviser_name}, language, status="sent"))
+        await self.deliver(conversation_id, [Reply(text=text, language=language, sender="adviser",
+                                                   sender_name=adviser_name)])
 
     def _allowed_payloads(self, offered: list[str] | None, choice: str | None) -> set[str]:
         """Payloads of buttons the assistant offered, and the channel's own language menu."""

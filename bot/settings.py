@@ -40,6 +40,12 @@ class Settings:
     max_message_chars: int = 1000
     rate_limit_messages: int = 12
     rate_limit_seconds: float = 60.0
+    # The adviser console: how long a sign-in lasts, Secure cookies (behind HTTPS:
+    # true in production), and how many failed sign-ins within the window lock sign-in.
+    console_session_hours: float = 10.0
+    console_secure_cookies: bool = False
+    sign_in_max_failures: int = 5
+    sign_in_window_minutes: float = 15.0
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
 
 
@@ -56,6 +62,10 @@ ENV = {
     "max_message_chars": "MAX_MESSAGE_CHARS",
     "rate_limit_messages": "RATE_LIMIT_MESSAGES",
     "rate_limit_seconds": "RATE_LIMIT_SECONDS",
+    "console_session_hours": "CONSOLE_SESSION_HOURS",
+    "console_secure_cookies": "CONSOLE_SECURE_COOKIES",
+    "sign_in_max_failures": "SIGN_IN_MAX_FAILURES",
+    "sign_in_window_minutes": "SIGN_IN_WINDOW_MINUTES",
 }
 TELEGRAM_ENV = {
     "token": "TELEGRAM_TOKEN",

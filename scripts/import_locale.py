@@ -79,7 +79,27 @@ CONVERSATION_KEYS = [
     "utter_language_changed",
     "utter_out_of_scope",
     "utter_anything_else",
-    "utter_handoff_contact",
+]
+# What the assistant says about a handoff (the gateway's EXTERNAL_* events), in
+# domain/responses/handoff.yml. In a locale file: a `handoff:` section of
+# response -> {text, buttons}, buttons with the payloads of docs/content.md.
+HANDOFF_KEYS = [
+    "utter_handoff_requested",
+    "utter_handoff_queued",
+    "utter_queue_moved",
+    "utter_adviser_joined",
+    "utter_adviser_transferred",
+    "utter_handoff_requeued",
+    "utter_handoff_closed",
+    "utter_handoff_user_ended",
+    "utter_outside_hours",
+    "utter_no_adviser",
+    "utter_wait_timeout",
+    "utter_contact_ask",
+    "utter_contact_invalid",
+    "utter_contact_consent",
+    "utter_contact_saved",
+    "utter_contact_declined",
 ]
 
 
@@ -91,8 +111,27 @@ def _condition(code: str) -> list[dict]:
     return [{"type": "slot", "name": "language", "value": code}]
 
 
+def build_handoff_variations(handoff: dict) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for key in HANDOFF_KEYS:
+        variation = {"text": handoff[key]["text"].strip()}
+        if handoff[key].get("buttons"):
+            variation["buttons"] = [
+                {"title": str(b["title"]), "payload": str(b["payload"])} for b in handoff[key]["buttons"]
+            ]
+        out[key] = variation
+    return out
+
+
 def build_variations(code: str, locale: dict) -> dict[str, dict]:
-    """Every response of one language: key -> variation (text, buttons)."""
+    """Every response of one language in the locale file: key -> variation (text, buttons)."""
+    out = build_handoff_variations(locale["handoff"]) if "handoff" in locale else {}
+    if "responses" in locale:
+        out.update(_build_core_variations(locale))
+    return out
+
+
+def _build_core_variations(locale: dict) -> dict[str, dict]:
     texts = {k: v.strip() for k, v in locale["responses"].items()}
     buttons = locale["buttons"]
     talk = {"title": buttons["talk_to_person"], "payload": payload("request_human")}
@@ -135,6 +174,8 @@ def build_variations(code: str, locale: dict) -> dict[str, dict]:
 
 
 def target_file(key: str) -> str:
+    if key in HANDOFF_KEYS:
+        return "handoff.yml"
     for group, topics in GROUPS.items():
         if key in {f"utter_{t}" for t in topics}:
             return f"topics_{group}.yml"

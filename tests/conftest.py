@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from bot.paths import PROJECT_ROOT
 from scripts.model import model_path
@@ -30,6 +32,27 @@ def servers(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Se
 def gateway(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Gateway:
     with running_gateway(servers.rasa_url, tmp_path_factory.mktemp("gateway")) as running:
         yield running
+
+
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = create_engine(POSTGRES_ADMIN_URL, future=True)
+        with admin.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+    except Exception as error:  # noqa: BLE001
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(error).__name__})")
+    yield f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

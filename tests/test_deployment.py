@@ -88,7 +88,8 @@ def test_env_example_names_every_variable_the_code_reads() -> None:
     sources = [*(PROJECT_ROOT / "bot").rglob("*.py"), *(PROJECT_ROOT / "actions").rglob("*.py"),
                PROJECT_ROOT / "scripts" / "serve.py"]
     for source in sources:
-        read |= set(re.findall(r"environ(?:\.get\(|\[)\s*[\"']([A-Z][A-Z0-9_]*)[\"']", source.read_text()))
+        read |= set(re.findall(r"os\.(?:environ\.get\(|environ\[|getenv\()\s*[\"']([A-Z][A-Z0-9_]*)[\"']",
+                                source.read_text()))
     named = set(re.findall(r"\b([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(encoding="utf-8")))
     assert not read - named, f"read by the code but not in .env.example: {sorted(read - named)}"
 

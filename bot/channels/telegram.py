@@ -92,7 +92,8 @@ HELP_PAYLOAD = "/help"
 HUMAN_PAYLOAD = "/request_human"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
-COMMANDS = ("start", "language", "help", "human")
+STOP_PAYLOAD = "/stop"
+COMMANDS = ("start", "language", "help", "human", "stop")
 LANGUAGE_MENU_COLUMNS = 3
 # Seconds Telegram holds a getUpdates request open when nothing happens.
 POLL_TIMEOUT = 30
@@ -257,6 +258,7 @@ class TelegramChannel:
         self._seen_updates: OrderedDict[int, None] = OrderedDict()
         self._runner: asyncio.Task | None = None
         self._ready = False
+        router.outbox[CHANNEL] = self.deliver
 
     # --- set-up -------------------------------------------------------------------------------
 
@@ -278,6 +280,7 @@ class TelegramChannel:
         application.add_handler(CommandHandler("language", self.on_language, filters=private))
         application.add_handler(CommandHandler("help", self.on_help, filters=private))
         application.add_handler(CommandHandler("human", self.on_human, filters=private))
+        application.add_handler(CommandHandler("stop", self.on_stop, filters=private))
         application.add_handler(CallbackQueryHandler(self.on_callback))
         application.add_handler(MessageHandler(private & filters.TEXT, self.on_text))
         application.add_handler(MessageHandler(private & ~filters.TEXT & ~filters.StatusUpdate.ALL, self.on_non_text))
@@ -405,6 +408,10 @@ class TelegramChannel:
     async def on_human(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._converse(update.effective_chat.id, HUMAN_PAYLOAD, update.effective_user, offer=HUMAN_PAYLOAD)
 
+    async def on_stop(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Ends a chat with an adviser (outside one it is only the word "stop" for the assistant)."""
+        await self._converse(update.effective_chat.id, STOP_PAYLOAD, update.effective_user, offer=STOP_PAYLOAD)
+
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._converse(update.effective_chat.id, update.effective_message.text, update.effective_user)
 
@@ -485,7 +492,19 @@ class TelegramChannel:
         for reply in turn.replies:
             await self._send_reply(chat_id, reply, reply.language or turn.language)
 
+    async def deliver(self, external_id: str, replies: list[Reply]) -> None:
+        """Messages outside a user turn: an adviser's, and handoff events."""
+        chat_id = int(external_id)
+        async with self._chat_lock(chat_id):
+            for reply in replies:
+                await self._send_reply(chat_id, reply, reply.language or self.catalog.default)
+
     async def _send_reply(self, chat_id: int, reply: Reply, language: str) -> None:
+        if reply.sender == "adviser":
+            label = localized(language, "widget.adviser")
+            reply = Reply(text=f"{label} {reply.sender_name}:\n{reply.text}", language=language)
+        if isinstance(reply.custom, dict) and "handoff" in reply.custom:
+            return  # the gateway's own business, not a message
         if reply.custom is not None:
             log.info("custom payload (%s) not shown in Telegram chat %s", ", ".join(map(str, reply.custom)), chat_id)
         keyboard = buttons_keyboard(reply.buttons)

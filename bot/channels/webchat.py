@@ -39,7 +39,9 @@ def message_metadata(language: str | None) -> dict[str, str]:
 
 def bot_uttered(reply: Reply) -> list[dict[str, Any]]:
     """One reply as the events Rasa's SocketIO channel would emit."""
-    meta = message_metadata(reply.language)
+    meta: dict[str, Any] = message_metadata(reply.language)
+    if reply.sender != "bot":
+        meta = {**meta, "sender": reply.sender, "sender_name": reply.sender_name}
     events: list[dict[str, Any]] = []
     if reply.text is not None or reply.buttons:
         event: dict[str, Any] = {"text": reply.text or "", "metadata": meta}
@@ -64,6 +66,13 @@ class WebChat:
         self.sio.on("disconnect", self.on_disconnect)
         self.sio.on("session_request", self.on_session_request)
         self.sio.on("user_uttered", self.on_user_uttered)
+        router.outbox[CHANNEL] = self.deliver
+
+    async def deliver(self, session_id: str, replies: list[Reply]) -> None:
+        """Messages outside a user turn (an adviser's, handoff events) to every open tab of the session."""
+        for reply in replies:
+            for event in bot_uttered(reply):
+                await self.sio.emit("bot_uttered", event, room=session_id)
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         return None
@@ -96,7 +105,10 @@ class WebChat:
                 continue
             payload = m.payload or {}
             reply = Reply(text=m.text, buttons=payload.get("buttons", []), custom=payload.get("custom"),
-                          image=payload.get("image"), language=m.language)
+                          image=payload.get("image"), language=m.language,
+                          sender="adviser" if m.sender == "adviser" else "bot", sender_name=payload.get("adviser"))
+            if isinstance(reply.custom, dict) and "handoff" in reply.custom:
+                reply.custom = None
             out.extend({"sender": m.sender, **event} for event in bot_uttered(reply))
         return out
 

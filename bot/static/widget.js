@@ -43,6 +43,7 @@
         privacy: "Älä kirjoita tähän henkilötunnustasi tai terveystietojasi.",
         you: "Sinä",
         assistant: "Avustaja",
+        adviser: "Neuvoja",
         connecting: "Yhdistetään…",
         offline: "Yhteys katkesi. Yritetään uudelleen…"
       }
@@ -337,7 +338,8 @@
     renderStatus();
     var labels = ui.log.querySelectorAll("." + PREFIX + "__sender");
     for (var i = 0; i < labels.length; i++) {
-      labels[i].textContent = senderLabel(labels[i].getAttribute("data-sender")) + ": ";
+      var name = labels[i].getAttribute("data-name");
+      labels[i].textContent = senderLabel(labels[i].getAttribute("data-sender")) + (name ? " " + name : "") + ": ";
       labels[i].setAttribute("lang", code);
     }
   }
@@ -426,7 +428,7 @@
   /* ---------------------------------------------------------------- messages */
 
   function senderLabel(sender) {
-    return sender === "user" ? t("you") : t("assistant");
+    return sender === "user" ? t("you") : sender === "adviser" ? t("adviser") : t("assistant");
   }
 
   /** Bot text as DOM nodes: plain text, with http(s) URLs as links. */
@@ -522,11 +524,16 @@
       item.classList.add(PREFIX + "__message--" + sender);
     }
 
-    var label = el("span", PREFIX + "__sender " + PREFIX + "__visually-hidden", {
+    // An adviser's name is shown: the user should see that a person answers.
+    var label = el("span", PREFIX + "__sender" + (sender === "adviser" ? "" : " " + PREFIX + "__visually-hidden"), {
       "data-sender": sender,
       lang: state.language || code
     });
-    label.textContent = senderLabel(sender) + ": ";
+    var name = sender === "adviser" && typeof meta.sender_name === "string" ? meta.sender_name : "";
+    if (name) {
+      label.setAttribute("data-name", name);
+    }
+    label.textContent = senderLabel(sender) + (name ? " " + name : "") + ": ";
     item.appendChild(label);
 
     if (hasText) {
@@ -608,7 +615,7 @@
     if (isSupported(code) && code !== state.language) {
       applyLanguage(code);
     }
-    renderMessage(message, "bot");
+    renderMessage(message, meta.sender === "adviser" ? "adviser" : "bot");
     notifyHost("message", message);
   }
 

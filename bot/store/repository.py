@@ -35,6 +35,10 @@ class ConversationStore:
             with self.db.session() as session:
                 return self._find(session, channel, external_id)
 
+    def get(self, conversation_id: str) -> Conversation | None:
+        with self.db.session() as session:
+            return session.get(Conversation, conversation_id)
+
     def find(self, channel: str, external_id: str) -> Conversation | None:
         with self.db.session() as session:
             return self._find(session, channel, external_id)

@@ -1,0 +1,271 @@
+// The adviser console: queue, chats and contact requests. Data comes from the
+// JSON API under /console/api (session cookie + CSRF header); socket.io
+// (namespace /console) only says what changed. User text is always inserted as
+// text, never as HTML.
+(function () {
+  "use strict";
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var root = document.getElementById("console");
+  var state = { me: null, texts: {}, selected: null, queue: null };
+
+  function t(key, values) {
+    var s = state.texts[key] || key;
+    Object.keys(values || {}).forEach(function (k) { s = s.split("{" + k + "}").join(values[k]); });
+    return s;
+  }
+  function el(tag, attrs, children) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") node.textContent = attrs[k];
+      else if (k === "onclick") node.addEventListener("click", attrs[k]);
+      else if (attrs[k] !== null && attrs[k] !== undefined && attrs[k] !== false) node.setAttribute(k, attrs[k]);
+    });
+    (children || []).forEach(function (c) { if (c) node.appendChild(c); });
+    return node;
+  }
+  function api(method, path, body) {
+    var options = { method: method, credentials: "same-origin", headers: { "Accept": "application/json" } };
+    if (method !== "GET") {
+      options.headers["X-CSRF-Token"] = csrf;
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body || {});
+    }
+    return fetch("/console/api/" + path, options).then(function (response) {
+      if (response.status === 401) { window.location.href = "/console/login"; throw new Error("signed out"); }
+      return response.json().then(function (data) { data._status = response.status; return data; });
+    });
+  }
+  function announce(message) {
+    var status = document.getElementById("status-message");
+    status.textContent = "";
+    window.setTimeout(function () { status.textContent = message; }, 50);
+  }
+
+  // --- layout ---------------------------------------------------------------
+  function layout() {
+    var me = state.me.adviser;
+    document.title = t("title");
+    var available = el("input", { type: "checkbox", id: "available" });
+    available.checked = me.available;
+    available.addEventListener("change", function () {
+      api("POST", "presence", { available: available.checked }).then(refreshQueue);
+    });
+    var ui = el("select", { id: "ui-language" }, state.me.ui_languages.map(function (code) {
+      var option = el("option", { value: code, text: code === "fi" ? "Suomi" : "English" });
+      option.selected = code === me.ui_language;
+      return option;
+    }));
+    ui.addEventListener("change", function () {
+      api("POST", "ui-language", { language: ui.value }).then(function () { window.location.reload(); });
+    });
+    var signOut = el("form", { method: "post", action: "/console/logout" }, [
+      el("input", { type: "hidden", name: "csrf_token", value: csrf }),
+      el("button", { type: "submit", id: "sign-out", text: t("sign_out") }),
+    ]);
+    root.textContent = "";
+    root.appendChild(el("header", {}, [
+      el("h1", { text: t("title") }),
+      el("p", { text: t("signed_in_as", { name: me.name }) }),
+      el("p", {}, [available, el("label", { for: "available", text: " " + t("available") })]),
+      el("p", {}, [el("label", { for: "ui-language", text: t("ui_language") + " " }), ui]),
+      signOut,
+    ]));
+    root.appendChild(el("p", { id: "status-message", role: "status", "aria-live": "polite", class: "status" }));
+    root.appendChild(el("p", { id: "hours", class: "hours" }));
+    root.appendChild(el("div", { class: "columns" }, [
+      el("nav", { "aria-label": t("queue") }, [
+        section("queue", t("queue")), section("mine", t("my_chats")), section("others", t("others_chats")),
+        section("contacts", t("contact_requests")),
+      ]),
+      el("main", { id: "chat", "aria-label": t("transcript") }),
+    ]));
+  }
+  function section(id, title) {
+    return el("section", { "aria-labelledby": id + "-title" }, [
+      el("h2", { id: id + "-title", text: title }), el("ul", { id: id, class: "items" }),
+    ]);
+  }
+
+  // --- queue ----------------------------------------------------------------
+  function itemNode(item, withAdviser) {
+    var details = [item.language_name, t("channels." + item.channel), t("waited", { minutes: item.waited_minutes }),
+      t("reasons." + item.reason)];
+    if (item.topic_title) details.push(item.topic_title);
+    if (withAdviser && item.adviser) details.push(item.adviser);
+    var open = el("button", { type: "button", class: "open", "data-id": item.id,
+      text: t("open") + ": " + item.language_name, onclick: function () { select(item.id); } });
+    return el("li", { class: "queue-item" + (item.speaks ? " speaks" : ""), "data-id": item.id,
+      "data-language": item.language }, [
+      open,
+      item.speaks ? el("span", { class: "badge", text: t("speaks_your_language") }) : null,
+      el("span", { class: "details", text: details.join(" · ") }),
+      item.preview ? el("q", { class: "preview", lang: item.language, dir: item.direction, text: item.preview }) : null,
+    ]);
+  }
+  function fill(id, items, empty, withAdviser) {
+    var list = document.getElementById(id);
+    list.textContent = "";
+    if (!items.length) { list.appendChild(el("li", { class: "empty", text: empty })); return; }
+    items.forEach(function (item) { list.appendChild(itemNode(item, withAdviser)); });
+  }
+  function refreshQueue() {
+    return api("GET", "queue").then(function (queue) {
+      state.queue = queue;
+      document.getElementById("hours").textContent =
+        (queue.open ? t("chat_open") : t("chat_closed")) + " " + t("online_advisers", { count: queue.online });
+      fill("queue", queue.waiting, t("no_waiting"));
+      fill("mine", queue.mine, t("no_chats"));
+      fill("others", queue.others, "–", true);
+    });
+  }
+  function refreshContacts() {
+    return api("GET", "contact-requests").then(function (data) {
+      var list = document.getElementById("contacts");
+      list.textContent = "";
+      if (!data.contact_requests.length) {
+        list.appendChild(el("li", { class: "empty", text: t("no_contact_requests") }));
+        return;
+      }
+      data.contact_requests.forEach(function (r) {
+        var handled = r.handled ? el("span", { class: "handled", text: t("handled") })
+          : el("button", { type: "button", class: "mark-handled", text: t("mark_handled") + ": " + r.contact,
+            onclick: function () { api("POST", "contact-requests/" + r.id + "/handled").then(refreshContacts); } });
+        list.appendChild(el("li", { class: "contact-request" + (r.handled ? " done" : ""), "data-id": r.id }, [
+          el("span", { class: "contact", text: r.contact }),
+          el("span", { class: "details", text: [t("columns.contact_language") + ": " + r.language_name,
+            t("channels." + r.channel), r.topic_title || "", new Date(r.created_at).toLocaleString()]
+            .filter(Boolean).join(" · ") }),
+          handled,
+        ]));
+      });
+    });
+  }
+
+  // --- one conversation -------------------------------------------------------
+  function messageNode(m) {
+    if (m.event) {
+      return el("li", { class: "message event", text: t("events." + m.event, { adviser: m.adviser || "" }) });
+    }
+    var who = t("senders." + m.sender) + (m.adviser ? " " + m.adviser : "");
+    var body = el("div", { class: "text", lang: m.language, dir: m.script_direction, text: m.text || "" });
+    var buttons = m.buttons && m.buttons.length
+      ? el("div", { class: "buttons", lang: m.language, dir: m.script_direction, text: "[" + m.buttons.join("] [") + "]" })
+      : null;
+    return el("li", { class: "message from-" + m.sender, "data-sender": m.sender }, [
+      el("span", { class: "who", text: who }), body, buttons,
+    ]);
+  }
+  function select(id) {
+    state.selected = id;
+    return refreshChat(true);
+  }
+  function refreshChat(focus) {
+    if (state.selected === null) return Promise.resolve();
+    return api("GET", "handoffs/" + state.selected).then(function (data) {
+      var chat = document.getElementById("chat");
+      chat.textContent = "";
+      if (data._status !== 200) { chat.appendChild(el("p", { class: "error", text: t("not_yours") })); return; }
+      var h = data.handoff;
+      var heading = el("h2", { id: "chat-title", tabindex: "-1",
+        text: t("transcript") + ": " + h.language_name + " · " + t("channels." + h.channel) + " · " +
+          t("statuses." + h.status) });
+      chat.appendChild(heading);
+      var list = el("ol", { id: "transcript", "aria-live": "polite" });
+      data.messages.forEach(function (m) { list.appendChild(messageNode(m)); });
+      chat.appendChild(list);
+      if (h.status === "waiting") {
+        chat.appendChild(el("button", { type: "button", id: "claim", text: t("claim"), onclick: claim }));
+      }
+      if (data.mine) chat.appendChild(actions());
+      list.scrollTop = list.scrollHeight;
+      if (focus) heading.focus();
+    });
+  }
+  function claim() {
+    api("POST", "handoffs/" + state.selected + "/claim").then(function (result) {
+      if (result._status === 409) announce(t("claim_conflict"));
+      refreshQueue();
+      refreshChat(false).then(function () {
+        var reply = document.getElementById("reply");
+        if (reply) reply.focus();
+      });
+    });
+  }
+  function actions() {
+    var reply = el("textarea", { id: "reply", rows: "3", maxlength: "4000" });
+    var form = el("form", { id: "reply-form" }, [
+      el("label", { for: "reply", text: t("your_message") }), reply,
+      el("button", { type: "submit", id: "send", text: t("send") }),
+    ]);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var text = reply.value.trim();
+      if (!text) return;
+      api("POST", "handoffs/" + state.selected + "/messages", { text: text }).then(function (result) {
+        if (result._status !== 200) { announce(t("error")); return; }
+        reply.value = "";
+        refreshChat(false).then(function () { document.getElementById("reply").focus(); });
+      });
+    });
+    reply.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
+    });
+    var targets = [el("option", { value: "queue", text: t("transfer_to_queue") })].concat(
+      state.me.advisers.map(function (a) { return el("option", { value: String(a.id), text: t("transfer_to", { name: a.name }) }); }));
+    var target = el("select", { id: "transfer-target" }, targets);
+    var transfer = el("button", { type: "button", id: "transfer", text: t("transfer"), onclick: function () {
+      var to = target.value === "queue" ? null : Number(target.value);
+      api("POST", "handoffs/" + state.selected + "/transfer", { to: to }).then(function (result) {
+        if (result._status !== 200) announce(t("error"));
+        state.selected = null;
+        document.getElementById("chat").textContent = "";
+        refreshQueue();
+      });
+    } });
+    var outcome = el("select", { id: "outcome" }, [el("option", { value: "", text: "—" })].concat(
+      state.me.outcomes.map(function (group) {
+        return el("optgroup", { label: group.title }, group.topics.map(function (topic) {
+          return el("option", { value: topic.intent, text: topic.title });
+        }));
+      }), [el("option", { value: "other", text: t("outcome_other") })]));
+    var close = el("button", { type: "button", id: "close", text: t("close"), onclick: function () {
+      if (!outcome.value) { announce(t("close_needs_outcome")); outcome.focus(); return; }
+      api("POST", "handoffs/" + state.selected + "/close", { outcome: outcome.value }).then(function (result) {
+        if (result._status !== 200) { announce(t("error")); return; }
+        refreshQueue();
+        refreshChat(false);
+      });
+    } });
+    return el("div", { class: "actions" }, [
+      form,
+      el("p", {}, [el("label", { for: "transfer-target", text: t("transfer") + " " }), target, transfer]),
+      el("p", {}, [el("label", { for: "outcome", text: t("outcome") + " " }), outcome, close]),
+    ]);
+  }
+
+  // --- live updates -------------------------------------------------------------
+  function live() {
+    if (typeof io !== "function") return;
+    var socket = io("/console", { path: "/socket.io", withCredentials: true });
+    socket.on("changed", function (change) {
+      if (change.kind === "contacts") { refreshContacts(); return; }
+      refreshQueue();
+      if (change.kind === "handoffs") refreshContacts();
+      if (state.selected !== null && (change.kind !== "message" || change.handoff_id === state.selected)) {
+        refreshChat(false);
+      }
+    });
+  }
+
+  api("GET", "me").then(function (me) {
+    state.me = me;
+    state.texts = me.texts;
+    document.documentElement.lang = me.adviser.ui_language;
+    layout();
+    refreshQueue();
+    refreshContacts();
+    live();
+    // Presence, and a safety net for missed pushes.
+    window.setInterval(function () { refreshQueue(); }, 10000);
+  });
+})();
