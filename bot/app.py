@@ -34,8 +34,6 @@ from bot.store.repository import ConversationStore
 from bot.texts import section
 
 log = logging.getLogger(__name__)
-# How often waiting users are checked for the waiting timeout.
-SWEEP_SECONDS = 15
 STATIC_DIR = PROJECT_ROOT / "bot" / "static"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -71,12 +69,13 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     accounts = Accounts(database, session_hours=settings.console_session_hours,
                         max_failures=settings.sign_in_max_failures, window_minutes=settings.sign_in_window_minutes)
     console = Console(accounts, handoffs, secure_cookies=settings.console_secure_cookies)
-    handoffs.subscribe(ConsoleLive(webchat.sio, accounts).publish)
+    live = ConsoleLive(accounts)
+    handoffs.subscribe(live.publish)
     channels: list = []
 
     async def sweep_forever() -> None:
         while True:
-            await asyncio.sleep(SWEEP_SECONDS)
+            await asyncio.sleep(handoffs.config.sweep_seconds)
             try:
                 await handoffs.sweep()
             except Exception:  # noqa: BLE001 - try again next round
@@ -126,7 +125,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         ],
         lifespan=lifespan,
     )
-    return socketio.ASGIApp(webchat.sio, other_asgi_app=app, socketio_path="socket.io")
+    return socketio.ASGIApp(webchat.sio, other_asgi_app=live.asgi(app), socketio_path="socket.io")
 
 
 

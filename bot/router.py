@@ -29,7 +29,7 @@ from typing import Any
 
 from anyio import to_thread
 
-from bot.handoff.service import HandoffService
+from bot.handoff.service import CONTACT_CONSENT, CONTACT_DECLINE, CONTACT_REQUEST, STOP, HandoffService
 from bot.language.catalog import load_catalog
 from bot.language.decision import normalise_tag
 from bot.rasa_client import AssistantUnavailable, RasaClient
@@ -39,6 +39,7 @@ from bot.texts import text as localized
 
 log = logging.getLogger(__name__)
 BOT_STATE = "bot"
+GATEWAY_COMMANDS = (STOP, CONTACT_REQUEST, CONTACT_DECLINE, CONTACT_CONSENT)
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
@@ -222,7 +223,8 @@ class Router:
 
     def _allowed_payloads(self, offered: list[str] | None, choice: str | None) -> set[str]:
         """Payloads of buttons the assistant offered, and the channel's own language menu."""
-        allowed = set(offered or [])
+        # The handoff's own buttons (/stop, /contact_...) mean something only during a handoff.
+        allowed = {p for p in offered or [] if not p.startswith(GATEWAY_COMMANDS)}
         if self.catalog.is_supported(choice):
             allowed.add(f'/change_language{{"language":"{choice}"}}')
             allowed.add(f'/change_language{{"language": "{choice}"}}')

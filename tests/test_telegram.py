@@ -35,6 +35,8 @@ from bot.settings import TelegramSettings
 from bot.texts import text as localized
 from tests.fake_telegram import FakeTelegram, Sent, TelegramUser
 from tests.helpers import Gateway, Servers, running_gateway
+from tests.responses import response_text
+from tests.test_handoff_flow import Adviser, handoff_config, handoff_of
 
 pytestmark = pytest.mark.telegram
 
@@ -74,8 +76,10 @@ def fake() -> Iterator[FakeTelegram]:
 
 @pytest.fixture(scope="module")
 def telegram_gateway(servers: Servers, fake: FakeTelegram, tmp_path_factory: pytest.TempPathFactory) -> Gateway:
-    env = {"TELEGRAM_TOKEN": TOKEN, "TELEGRAM_API_URL": f"{fake.url}/bot", "TELEGRAM_MODE": "polling"}
-    with running_gateway(servers.rasa_url, tmp_path_factory.mktemp("telegram"), extra_env=env) as gateway:
+    work_dir = tmp_path_factory.mktemp("telegram")
+    env = {"TELEGRAM_TOKEN": TOKEN, "TELEGRAM_API_URL": f"{fake.url}/bot", "TELEGRAM_MODE": "polling",
+           "HANDOFF_CONFIG": str(handoff_config(work_dir / "handoff.yml"))}
+    with running_gateway(servers.rasa_url, work_dir, extra_env=env) as gateway:
         fake.wait_for(lambda: fake.calls_of("getUpdates"), 60, "the gateway to poll for updates")
         yield gateway
     assert not fake.unknown_methods, fake.unknown_methods
@@ -254,7 +258,7 @@ def test_start_gives_privacy_note_and_language_menu(telegram_gateway: Gateway, f
     assert [b["callback_data"] for b in buttons] == [f"lang:{c}" for c in catalog.supported]
     # The command menu is set in every language.
     assert {"fi", "sv", "en", None} <= set(fake.commands)
-    assert [c["command"] for c in fake.commands["sv"]] == ["start", "language", "help", "human"]
+    assert [c["command"] for c in fake.commands["sv"]] == ["start", "language", "help", "human", "stop"]
     assert fake.commands["sv"][3]["description"] == localized("sv", "telegram.commands.human")
 
 
@@ -344,11 +348,46 @@ def test_human_command_gives_the_handoff_contact(telegram_gateway: Gateway, fake
     user = new_user("fi")
     since = fake.count(user.chat_id)
     fake.send_command(user, "/human")
-    fake.wait_for_text(user.chat_id, response_start("utter_handoff_contact", "fi"), since)
+    fake.wait_for_text(user.chat_id, response_start("utter_handoff_requested", "fi"), since)
     # Replies of one chat are sent in order: once /start is answered, /human's replies are all out.
     start_message(fake, user, "fi")
     texts = [m.text or "" for m in fake.messages(user.chat_id, since)]
     assert not any("handoff" in t or t.lstrip().startswith("{") for t in texts), texts
+
+
+@pytest.mark.servers
+def test_a_telegram_user_is_handed_to_an_adviser_and_back(telegram_gateway: Gateway, fake: FakeTelegram) -> None:
+    adviser = Adviser(telegram_gateway, "tiina", "Tiina", ["fi"])
+    user = new_user("fi")
+    since = fake.count(user.chat_id)
+    fake.send_command(user, "/human")
+    queued = fake.wait_for_text(user.chat_id, "jonossa numero", since)
+    assert any(b["text"] == "Lopeta keskustelu" for b in queued.buttons)
+    handoff = handoff_of(telegram_gateway, str(user.chat_id))
+    assert handoff.status == "waiting" and handoff.channel == "telegram" and handoff.reason == "button"
+
+    since = fake.count(user.chat_id)
+    assert adviser.post(f"handoffs/{handoff.id}/claim").status_code == 200
+    fake.wait_for_text(user.chat_id, response_text("utter_adviser_joined", "fi", adviser_name="Tiina")[:25], since)
+    assert adviser.post(f"handoffs/{handoff.id}/messages", {"text": "Hei! Miten voin auttaa?"}).status_code == 200
+    message = fake.wait_for_text(user.chat_id, "Hei! Miten voin auttaa?", since)
+    assert message.text.startswith(localized("fi", "widget.adviser") + " Tiina:")
+
+    fake.send_text(user, "Haluan kysyä palkkatuesta")
+    fake.wait_for(
+        lambda: "Haluan kysyä palkkatuesta" in [m["text"] for m in adviser.transcript(handoff.id)["messages"]],
+        30, "the user's message in the console",
+    )
+
+    since = fake.count(user.chat_id)
+    fake.send_command(user, "/stop")
+    fake.wait_for_text(user.chat_id, response_text("utter_handoff_user_ended", "fi")[:25], since)
+    assert handoff_of(telegram_gateway, str(user.chat_id)).status == "user_left"
+    assert adviser.post(f"handoffs/{handoff.id}/messages", {"text": "Oletko siellä?"}).status_code == 403
+
+    since = fake.count(user.chat_id)
+    fake.send_text(user, "miten ilmoittaudun työttömäksi työnhakijaksi")
+    fake.wait_for_text(user.chat_id, response_start("utter_register_as_jobseeker", "fi"), since)
 
 
 @pytest.mark.servers

@@ -1,4 +1,6 @@
-"""Pushing changes to open consoles over socket.io (namespace /console).
+"""Pushing changes to open consoles over socket.io, on its own server at
+/console/socket.io (so the session cookie, limited to /console, reaches it,
+and only same-origin pages may connect: no CORS, unlike the widget's server).
 
 Only a hint travels ("the queue changed", "conversation X has a new message");
 the console then fetches what changed through the authenticated API, so
@@ -15,16 +17,21 @@ from anyio import to_thread
 
 from bot.console.auth import Accounts
 
-NAMESPACE = "/console"
+NAMESPACE = "/"
+SOCKETIO_PATH = "console/socket.io"
 ROOM = "advisers"
 SESSION_COOKIE = "console_session"
 
 
 class ConsoleLive:
-    def __init__(self, sio: socketio.AsyncServer, accounts: Accounts) -> None:
-        self.sio = sio
+    def __init__(self, accounts: Accounts) -> None:
+        # cors_allowed_origins=None: python-socketio accepts only the gateway's own origin.
+        self.sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=None)
         self.accounts = accounts
-        sio.on("connect", self.on_connect, namespace=NAMESPACE)
+        self.sio.on("connect", self.on_connect, namespace=NAMESPACE)
+
+    def asgi(self, other_app: object) -> socketio.ASGIApp:
+        return socketio.ASGIApp(self.sio, other_asgi_app=other_app, socketio_path=SOCKETIO_PATH)
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> bool:
         cookie = SimpleCookie(environ.get("HTTP_COOKIE", ""))

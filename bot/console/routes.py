@@ -273,7 +273,9 @@ class Console:
             return _json({"error": "not_found"}, 404)
         adviser = signed_in.adviser
         mine = handoff.status == "with_adviser" and handoff.adviser_id == adviser.id
-        if not (mine or handoff.status == "waiting" or adviser.role == "admin"):
+        # Readable: the queue (to decide whom to take), the adviser's own chats (also after
+        # they ended), and everything for an admin.
+        if not (handoff.adviser_id == adviser.id or handoff.status == "waiting" or adviser.role == "admin"):
             return _json({"error": "not_yours"}, 403)
         messages = await to_thread.run_sync(self.conversations.history, handoff.conversation_id, TRANSCRIPT_LIMIT)
         advisers = {a.id: a.display_name for a in await to_thread.run_sync(self.store.advisers)}

@@ -19,6 +19,8 @@ class HandoffConfig:
     waiting_timeout_minutes: float = 20
     adviser_online_seconds: float = 90
     contact_request_days: int = 30
+    # How often waiting users are checked against the waiting timeout.
+    sweep_seconds: float = 15
 
 
 def load_handoff_config(path: Path | None = None) -> HandoffConfig:
@@ -30,4 +32,5 @@ def load_handoff_config(path: Path | None = None) -> HandoffConfig:
         waiting_timeout_minutes=float(raw.get("waiting_timeout_minutes", 20)),
         adviser_online_seconds=float(raw.get("adviser_online_seconds", 90)),
         contact_request_days=int(raw.get("contact_request_days", 30)),
+        sweep_seconds=float(raw.get("sweep_seconds", 15)),
     )

@@ -1,6 +1,6 @@
 // The adviser console: queue, chats and contact requests. Data comes from the
 // JSON API under /console/api (session cookie + CSRF header); socket.io
-// (namespace /console) only says what changed. User text is always inserted as
+// (at /console/socket.io) only says what changed. User text is always inserted as
 // text, never as HTML.
 (function () {
   "use strict";
@@ -246,7 +246,7 @@
   // --- live updates -------------------------------------------------------------
   function live() {
     if (typeof io !== "function") return;
-    var socket = io("/console", { path: "/socket.io", withCredentials: true });
+    var socket = io("/", { path: "/console/socket.io" });
     socket.on("changed", function (change) {
       if (change.kind === "contacts") { refreshContacts(); return; }
       refreshQueue();
