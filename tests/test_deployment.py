@@ -127,7 +127,8 @@ def test_production_endpoints_use_postgres_and_redis() -> None:
     endpoints = yaml.safe_load(PRODUCTION_ENDPOINTS.read_text(encoding="utf-8"))
     assert endpoints["tracker_store"]["type"] == "SQL"
     assert endpoints["tracker_store"]["dialect"] == "postgresql"
-    assert endpoints["lock_store"]["type"] == "redis"
+    # Rasa's Redis lock store with atomic lock changes (bot/rasa_lock_store.py).
+    assert endpoints["lock_store"]["type"] == "bot.rasa_lock_store.AtomicRedisLockStore"
 
 
 def test_dockerfile_is_multi_stage_and_does_not_run_as_root() -> None:
