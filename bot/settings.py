@@ -46,6 +46,9 @@ class Settings:
     console_secure_cookies: bool = False
     sign_in_max_failures: int = 5
     sign_in_window_minutes: float = 15.0
+    # Key of the HMAC that turns conversation ids into the pseudonymous keys of the
+    # unresolved-question log and feedback (bot/insights/pseudonym.py).
+    pseudonym_secret: str | None = None
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
 
 
@@ -66,6 +69,7 @@ ENV = {
     "console_secure_cookies": "CONSOLE_SECURE_COOKIES",
     "sign_in_max_failures": "SIGN_IN_MAX_FAILURES",
     "sign_in_window_minutes": "SIGN_IN_WINDOW_MINUTES",
+    "pseudonym_secret": "PSEUDONYM_SECRET",
 }
 TELEGRAM_ENV = {
     "token": "TELEGRAM_TOKEN",

@@ -96,7 +96,8 @@ def test_env_example_names_every_variable_the_code_reads() -> None:
 
 def test_no_secret_in_versioned_files(services: dict) -> None:
     example = example_variables()
-    for secret in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "TELEGRAM_TOKEN", "TELEGRAM_WEBHOOK_SECRET"):
+    for secret in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "TELEGRAM_TOKEN", "TELEGRAM_WEBHOOK_SECRET",
+                   "PSEUDONYM_SECRET"):
         assert example[secret] == "", f"{secret} must be empty in .env.example"
     for name, service in services.items():
         for key, value in (service.get("environment") or {}).items():

@@ -42,10 +42,25 @@ def test_intents_are_those_of_the_catalogue(domain: Domain) -> None:
     own = {
         i
         for i in domain.intents
-        if not i.startswith(("nlu_fallback", "restart", "back", "out_of_scope", "session_start"))
+        # EXTERNAL_*: the gateway's handoff events, not something users say
+        if not i.startswith(("nlu_fallback", "restart", "back", "out_of_scope", "session_start", "EXTERNAL_"))
     }
     assert expected - set(domain.intents) == set()
     assert own - expected == set()
+
+
+def test_every_handoff_event_of_the_gateway_is_answered(domain: Domain) -> None:
+    """The gateway's /EXTERNAL_<event> payloads (bot/handoff/) each have a rule and a response."""
+    import re as _re
+
+    service = (PROJECT_ROOT / "bot" / "handoff" / "service.py").read_text()
+    sent = set(_re.findall(r'_(?:say|announce)\([^,]+, "(\w+)"', service))
+    assert {"handoff_queued", "adviser_joined", "handoff_closed", "outside_hours", "contact_saved"} <= sent
+    rules = (PROJECT_ROOT / "data" / "rules_handoff.yml").read_text()
+    for event in sent:
+        assert f"EXTERNAL_{event}" in domain.intents, event
+        step = _re.search(rf"- intent: EXTERNAL_{event}\n  - action: (\w+)", rules)
+        assert step and step.group(1) in domain.responses, event
 
 
 @pytest.mark.parametrize("topic", topic_names())
@@ -69,6 +84,17 @@ def test_every_response_exists_in_every_supported_language(domain: Domain) -> No
     assert missing == []
 
 
+# Consent to a contact request: the buttons choose the language to be contacted in,
+# the user's own first, then Finnish (and Swedish in Swedish), English, and Cancel.
+OWN_LANGUAGE_FIRST = {"utter_contact_consent"}
+
+
+def consent_payloads(code: str) -> list[str]:
+    languages = [code] + [c for c in (["sv", "fi", "en"] if code == "sv" else ["fi", "sv", "en"] if code == "fi"
+                                      else ["fi", "en"]) if c != code]
+    return [f'/contact_consent{{"language":"{c}"}}' for c in languages] + ["/contact_decline"]
+
+
 def test_buttons_are_localised_and_have_the_same_payloads(domain: Domain) -> None:
     for key in domain.responses:
         languages = variations_by_language(domain, key)
@@ -76,6 +102,9 @@ def test_buttons_are_localised_and_have_the_same_payloads(domain: Domain) -> Non
             code: [b["payload"] for v in variations for b in v.get("buttons", [])]
             for code, variations in languages.items()
         }
+        if key in OWN_LANGUAGE_FIRST:
+            assert payloads == {code: consent_payloads(code) for code in payloads}, key
+            continue
         assert len({tuple(p) for p in payloads.values()}) <= 1, key
         for variations in languages.values():
             for variation in variations:
@@ -110,11 +139,19 @@ def test_topic_answers_carry_a_last_reviewed_date_and_a_source(domain: Domain, t
             assert URL.search(text) or "{espoo_services_url}" in text, (topic, code)
 
 
+# The format example of the contact request ("for example 040 123 4567"), not a number to call.
+FORMAT_EXAMPLE = "040 123 4567"
+
+
 def test_no_invented_phone_numbers(domain: Domain) -> None:
     phone = re.compile(r"(\+358|\b0\d{1,2})[\s-]?\d{2,4}[\s-]?\d{3,4}")
     for key, variations in domain.responses.items():
         for variation in variations:
-            assert not phone.search(URL.sub("", variation.get("text", ""))), key
+            text = URL.sub("", variation.get("text", ""))
+            if key == "utter_contact_invalid":
+                assert FORMAT_EXAMPLE in text, variation
+                text = text.replace(FORMAT_EXAMPLE, "")
+            assert not phone.search(text), key
 
 
 def test_greeting_warns_against_typing_identity_numbers(domain: Domain) -> None:

@@ -182,6 +182,10 @@ def test_masking_uses_the_privacy_module_or_identity_only_when_it_is_missing(mon
         assert logging_setup.mask("hei 040-1234567") == "hei 040-1234567"
     else:
         assert logging_setup.mask("hei 040-1234567") == real_mask("hei 040-1234567")
+        line = logging_setup.JsonFormatter().format(
+            log_record("user wrote %s", "soita 040 123 4567 tai anna.virtanen@example.com, hetu 131052-308T")
+        )
+        assert not any(personal in line for personal in ("123 4567", "anna.virtanen", "131052-308T")), line
 
 
 def test_the_gateway_logs_json_lines_when_asked(tmp_path: Path, up_server: str) -> None:

@@ -157,6 +157,7 @@ class StubRouter:
 
     def __init__(self, replies: list[Reply], language: str = "fi") -> None:
         self.replies, self.language, self.store, self.received = replies, language, StubStore(), []
+        self.outbox: dict = {}
 
     async def conversation(self, channel: str, external_id: str) -> StubConversation:
         return self.store.conversations.setdefault(external_id, StubConversation(external_id))

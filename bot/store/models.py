@@ -169,3 +169,68 @@ class ContactRequest(Base):
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     handled_at = Column(DateTime(timezone=True), nullable=True)
     handled_by = Column(Integer, ForeignKey("advisers.id", ondelete="SET NULL"), nullable=True)
+
+
+class UnresolvedQuestion(Base):
+    """A turn the assistant could not resolve, for work package 6 (bot/insights/log.py).
+
+    No link to the conversation: `conversation_key` is an HMAC of the conversation id
+    (never the channel's user id), so rows outlive the conversation's retention and
+    can still be grouped by conversation. Free text is masked before it is stored.
+    """
+
+    __tablename__ = "unresolved_questions"
+    __table_args__ = (
+        Index("ix_unresolved_questions_created_at", "created_at"),
+        Index("ix_unresolved_questions_conversation_key", "conversation_key", "created_at"),
+        Index("ix_unresolved_questions_label_status", "label_status", "created_at"),
+    )
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    conversation_key = Column(String(32), nullable=False)
+    channel = Column(String(20), nullable=False)
+    # The language the assistant answered in (the conversation's).
+    language = Column(String(16), nullable=True)
+    # The user's message, masked (bot/privacy/masking.py).
+    text = Column(Text, nullable=True)
+    # The classifier's top three: [{"name": ..., "confidence": ...}].
+    intents = Column(JSON, nullable=True)
+    # nlu_fallback, ambiguous, out_of_scope, unsupported_language, negative_feedback,
+    # handoff_request, contact_request
+    reason = Column(String(32), nullable=False)
+    # unsupported_language: the language the message was written in.
+    detected_language = Column(String(16), nullable=True)
+    # negative_feedback: the answer the user disliked (masked) and its topic; handoff and
+    # contact requests: the topic the assistant last understood.
+    answer = Column(Text, nullable=True)
+    topic = Column(String(64), nullable=True)
+    # handoff_request: user_request, button, fallback_offer, interpreter
+    trigger = Column(String(20), nullable=True)
+    # What became of it: answered_by_adviser (with outcome_topic), contact_handled, user_left, timeout.
+    outcome = Column(String(32), nullable=True)
+    outcome_topic = Column(String(64), nullable=True)
+    outcome_at = Column(DateTime(timezone=True), nullable=True)
+    # The NLU inbox (bot/insights/inbox.py): new, labelled (label_intent), new_topic, dismissed.
+    label_status = Column(String(16), nullable=False, default="new")
+    label_intent = Column(String(64), nullable=True)
+    labelled_by = Column(String(64), nullable=True)
+    labelled_at = Column(DateTime(timezone=True), nullable=True)
+
+
+class Feedback(Base):
+    """Thumbs up/down on an answer, or a 1-5 rating of the conversation."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_created_at", "created_at"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    conversation_key = Column(String(32), nullable=False, index=True)
+    channel = Column(String(20), nullable=False)
+    language = Column(String(16), nullable=True)
+    # answer (value 1 = thumbs up, -1 = thumbs down) or rating (value 1-5)
+    kind = Column(String(8), nullable=False)
+    value = Column(Integer, nullable=False)
+    # The intent/topic of the answer the feedback is about (answer), if known.
+    topic = Column(String(64), nullable=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
