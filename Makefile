@@ -9,7 +9,7 @@ PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo $$p; break; }; done)
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv browsers train run chat test lint bench validate lock clean
+.PHONY: help venv browsers train run chat test lint bench validate lock migrate clean
 
 help:
 	@echo "make run    - train if needed, start the Rasa server (5005) and action server (5055)"
@@ -17,6 +17,7 @@ help:
 	@echo "make test   - lint, data validation and the whole test suite"
 	@echo "make train  - train the model into models/ (only when its inputs changed)"
 	@echo "make bench  - accuracy, language-detection and latency figures"
+	@echo "make migrate - upgrade the gateway's database (DATABASE_URL, else config/gateway.yml) to the latest schema"
 
 venv: $(STAMP)
 
@@ -45,6 +46,9 @@ train: $(STAMP)
 run: train
 	$(VENV)/bin/honcho -f Procfile start
 
+migrate: $(STAMP)
+	$(PY) -m bot migrate
+
 chat: $(STAMP)
 	$(PY) -m scripts.chat
 
@@ -54,10 +58,12 @@ validate: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# -ra lists every skipped test with its reason (e.g. PostgreSQL or Redis not running);
+# the last line counts them ("N passed, M skipped").
 test: $(STAMP) browsers
 	$(VENV)/bin/ruff check .
 	$(PY) -m scripts.train
-	$(PY) -m pytest
+	$(PY) -m pytest -ra
 
 bench: train
 	$(PY) -m scripts.bench

@@ -12,6 +12,7 @@ from pathlib import Path
 import uvicorn
 
 from bot.console import cli as adviser_cli
+from bot.logging_setup import log_config
 from bot.settings import load_settings
 from bot.store.db import migrate
 
@@ -51,6 +52,7 @@ def main() -> None:
         return
     uvicorn.run("bot.app:create_app", factory=True, host=args.host or settings.host,
                 port=args.port or settings.port, log_level="info",
+                log_config=log_config(settings.log_format),
                 # Rasa pins websockets 10, too old for uvicorn's default implementation.
                 ws="wsproto")
 

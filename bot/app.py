@@ -24,6 +24,7 @@ from bot.feedback import FeedbackService
 from bot.handoff.config import load_handoff_config
 from bot.handoff.service import HandoffService
 from bot.handoff.store import HandoffStore
+from bot.health import operations_routes
 from bot.insights.log import InsightsLog
 from bot.insights.pseudonym import resolve_secret
 from bot.insights.retention import load_retention, purge
@@ -65,10 +66,11 @@ def widget_config() -> dict:
 
 def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
     settings = settings or load_settings()
-    migrate(settings.database_url)
+    if settings.migrate_on_start:
+        migrate(settings.database_url)
     database = Database(settings.database_url)
     store = ConversationStore(database)
-    rasa = RasaClient(settings.rasa_url, settings.rasa_timeout)
+    rasa = RasaClient(settings.rasa_urls, settings.rasa_timeout)
     router = Router(settings, store, rasa)
     handoffs = HandoffService(HandoffStore(database), store, load_handoff_config())
     router.attach_handoff(handoffs)
@@ -140,6 +142,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             Route("/", demo_page),
             Route("/widget/config.json", config),
             Route("/healthz", healthz),
+            *operations_routes(settings, database, rasa),
             *console.routes(),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],

@@ -29,6 +29,7 @@ from typing import Any
 
 from anyio import to_thread
 
+from bot import metrics
 from bot.feedback import mark_feedback
 from bot.handoff.service import CONTACT_CONSENT, CONTACT_DECLINE, CONTACT_REQUEST, STOP, HandoffService
 from bot.insights.log import InsightsLog, top_intents
@@ -79,6 +80,8 @@ class Turn:
     conversation_id: str
     language: str
     replies: list[Reply]
+    # The assistant did not understand the message (for the metrics).
+    fallback: bool = False
 
 
 def clean(text: Any) -> str:
@@ -142,6 +145,15 @@ class Router:
     ) -> Turn:
         """One user message. `channel_payload` is a payload of the channel's own
         menu or command (Telegram's /help), let through like an offered button."""
+        started = time.monotonic()
+        turn = await self._handle(channel, external_id, raw_text, language_hint, language_choice, channel_payload)
+        metrics.observe_turn(channel, turn.language, time.monotonic() - started, turn.fallback)
+        return turn
+
+    async def _handle(
+        self, channel: str, external_id: str, raw_text: Any, language_hint: str | None, language_choice: str | None,
+        channel_payload: str | None,
+    ) -> Turn:
         conversation = await self.conversation(channel, external_id)
         hint = normalise_tag(language_hint)
         choice = normalise_tag(language_choice)
@@ -176,9 +188,10 @@ class Router:
         try:
             raw_replies = await self.rasa.send(conversation.id, text, metadata)
         except AssistantUnavailable:
+            metrics.count_unavailable(channel)
             return await self._say_locally(conversation.id, message_id, language, ("gateway.unavailable", {}),
                                            status="failed")
-        state = await self.rasa.after_turn(conversation.id)
+        state = await self.rasa.last_turn(conversation.id)
         language = state.language or language
         parse = state.latest_message or {}
         intent = (parse.get("intent") or {}).get("name")
@@ -202,7 +215,7 @@ class Router:
                     conversation.id, channel=channel, reason="handoff_request", trigger=reason, topic=topic,
                     language=language, text=None if text.startswith("/") else text, intents=top_intents(parse)))
             shown += await self.handoff.request(conversation, reason=reason, topic=topic, language=language)
-        return Turn(conversation.id, language, shown)
+        return Turn(conversation.id, language, shown, fallback=state.fallback)
 
     # --- the handoff service's voice ----------------------------------------
 

@@ -26,7 +26,17 @@ class Settings:
     port: int = 8000
     database_url: str = "sqlite:///gateway.db"
     rasa_url: str = "http://127.0.0.1:5005"
+    # Several Rasa instances (sharing one tracker store and lock store): each
+    # conversation sticks to one of them, another takes over when it is down.
+    # Empty means the one `rasa_url`; load_settings fills it in either case.
+    rasa_urls: tuple[str, ...] = ()
     rasa_timeout: float = 15.0
+    actions_url: str = "http://127.0.0.1:5055"
+    # Upgrade the database when the gateway starts (off when a deployment runs
+    # `python -m bot migrate` itself, e.g. before starting several gateways).
+    migrate_on_start: bool = True
+    # text or json (one JSON object per line, personal data masked)
+    log_format: str = "text"
     max_message_chars: int = 1000
     rate_limit_messages: int = 12
     rate_limit_seconds: float = 60.0
@@ -47,7 +57,11 @@ ENV = {
     "port": "GATEWAY_PORT",
     "database_url": "DATABASE_URL",
     "rasa_url": "RASA_URL",
+    "rasa_urls": "RASA_URLS",
     "rasa_timeout": "RASA_TIMEOUT",
+    "actions_url": "ACTIONS_URL",
+    "migrate_on_start": "MIGRATE_ON_START",
+    "log_format": "LOG_FORMAT",
     "max_message_chars": "MAX_MESSAGE_CHARS",
     "rate_limit_messages": "RATE_LIMIT_MESSAGES",
     "rate_limit_seconds": "RATE_LIMIT_SECONDS",
@@ -74,14 +88,24 @@ def _sqlite_relative_to_project(url: str) -> str:
     return url
 
 
-def _typed(kind: str, value: object) -> object:
-    if kind == "float":
-        return float(value)
-    if kind == "int":
-        return int(value)
-    if kind == "bool":
-        return value if isinstance(value, bool) else str(value).strip().lower() in ("1", "true", "yes", "on")
-    return value
+def _bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"not a yes/no value: {value!r}")
+
+
+def _urls(value: object) -> tuple[str, ...]:
+    """A list, or one comma-separated string (the RASA_URLS variable)."""
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    return tuple(str(item).strip().rstrip("/") for item in items if str(item).strip())
+
+
+CONVERTERS = {"float": float, "int": int, "bool": _bool, "tuple[str, ...]": _urls}
 
 
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
@@ -99,6 +123,14 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     for key, value in raw.items():
         if key not in types:
             raise ValueError(f"unknown gateway setting {key!r}")
-        values[key] = _typed(types[key], value)
+        convert = CONVERTERS.get(types[key])
+        values[key] = convert(value) if convert and value is not None else value
     values["database_url"] = _sqlite_relative_to_project(values.get("database_url", Settings.database_url))
+    # RASA_URL alone (without RASA_URLS) still means exactly that one instance.
+    if environ.get(ENV["rasa_url"]) and not environ.get(ENV["rasa_urls"]):
+        values["rasa_urls"] = ()
+    values["rasa_urls"] = values.get("rasa_urls") or _urls(values.get("rasa_url", Settings.rasa_url))
+    values["rasa_url"] = values["rasa_urls"][0]
+    if values.get("log_format", "text") not in ("text", "json"):
+        raise ValueError(f"log_format must be text or json, not {values['log_format']!r}")
     return Settings(**values, telegram=TelegramSettings(**telegram_raw))

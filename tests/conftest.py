@@ -53,3 +53,12 @@ def database_url(request, tmp_path) -> str:
     with admin.begin() as connection:
         connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
     admin.dispose()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say plainly how many tests did not run (e.g. no PostgreSQL or Redis here)."""
+    skipped = len(terminalreporter.stats.get("skipped", []))
+    if skipped:
+        terminalreporter.write_sep(
+            "=", f"{skipped} test(s) skipped: they did not run (reasons in the summary below)", yellow=True, bold=True
+        )
