@@ -17,6 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.channels.webchat import WebChat
+from bot.console.analyst import AnalystConsole
 from bot.console.auth import Accounts
 from bot.console.live import ConsoleLive
 from bot.console.routes import Console
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         migrate(settings.database_url)
     database = Database(settings.database_url)
     store = ConversationStore(database)
-    rasa = RasaClient(settings.rasa_urls, settings.rasa_timeout)
+    rasa = RasaClient(settings.rasa_urls or settings.rasa_url, settings.rasa_timeout)
     router = Router(settings, store, rasa)
     handoffs = HandoffService(HandoffStore(database), store, load_handoff_config())
     router.attach_handoff(handoffs)
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             Route("/healthz", healthz),
             *operations_routes(settings, database, rasa),
             *console.routes(),
+            *AnalystConsole(accounts, database).routes(),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         lifespan=lifespan,
