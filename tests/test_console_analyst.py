@@ -41,15 +41,6 @@ GETS = ["/console/reports", "/console/reports/volumes.csv", "/console/topics", "
 POSTS = ["/console/topics/label", "/console/inbox/1/label", "/console/analyst/ui-language"]
 
 
-def _TEMP_add_routes(app, url):  # TEMP until bot/app.py has the routes
-    from bot.console.analyst import AnalystConsole
-    from bot.console.auth import Accounts
-    star = app.other_asgi_app.other_asgi_app
-    if any(getattr(r, "path", "") == "/console/reports" for r in star.router.routes):
-        return
-    star.router.routes[0:0] = AnalystConsole(Accounts(Database(url)), Database(url)).routes()
-
-
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)
 
@@ -121,7 +112,6 @@ def seed(database: Database) -> dict[str, int]:
 def env(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     url = f"sqlite:///{tmp_path_factory.mktemp('analyst') / 'analyst.db'}"
     app = create_app(Settings(database_url=url, rasa_url="http://127.0.0.1:9"))
-    _TEMP_add_routes(app, url)  # TEMP
     database = Database(url)
     store = HandoffStore(database)
     password = hash_password(PASSWORD)
