@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.paths import PROJECT_ROOT
+from bot.store.db import Database, migrate
 from scripts.model import model_path
 from tests.helpers import Gateway, Servers, running_gateway, running_servers
 
@@ -62,3 +63,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep(
             "=", f"{skipped} test(s) skipped: they did not run (reasons in the summary below)", yellow=True, bold=True
         )
+
+
+@pytest.fixture
+def migrated_database(database_url: str) -> Database:
+    """A database at the latest schema (SQLite, and PostgreSQL where it runs)."""
+    migrate(database_url)
+    db = Database(database_url)
+    yield db
+    db.engine.dispose()

@@ -8,7 +8,7 @@ import pytest
 
 from bot.insights.clusters import cluster_texts, discover_topics, normalise
 from bot.insights.log import InsightsLog
-from bot.store.db import Database, migrate
+from bot.store.db import Database
 
 T0 = datetime(2026, 2, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -43,12 +43,9 @@ def seed(database: Database) -> InsightsLog:
 
 
 @pytest.fixture
-def database(database_url: str) -> Database:
-    migrate(database_url)
-    db = Database(database_url)
-    seed(db)
-    yield db
-    db.engine.dispose()
+def database(migrated_database: Database) -> Database:
+    seed(migrated_database)
+    return migrated_database
 
 
 def test_cluster_texts_groups_paraphrases_and_keeps_every_index_once() -> None:

@@ -47,11 +47,8 @@ def seed(database: Database) -> list[int]:
 
 
 @pytest.fixture
-def database(database_url: str) -> Database:
-    migrate(database_url)
-    db = Database(database_url)
-    yield db
-    db.engine.dispose()
+def database(migrated_database: Database) -> Database:
+    return migrated_database
 
 
 @pytest.fixture

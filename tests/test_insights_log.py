@@ -50,11 +50,8 @@ def parse(text: str, ranking: list[tuple[str, float]], *, fallback: bool = False
 
 
 @pytest.fixture
-def database(database_url: str) -> Database:
-    migrate(database_url)
-    db = Database(database_url)
-    yield db
-    db.engine.dispose()
+def database(migrated_database: Database) -> Database:
+    return migrated_database
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from bot.insights.log import InsightsLog
 from bot.insights.render import write_report
 from bot.insights.report import build_report, iso_week, period_bounds
 from bot.paths import PROJECT_ROOT
-from bot.store.db import Database, migrate
+from bot.store.db import Database
 from bot.store.models import ContactRequest, Conversation, Handoff, Message, UnresolvedQuestion
 
 SINCE, UNTIL = date(2026, 1, 5), date(2026, 1, 18)  # ISO weeks 2026-W02 and W03, Helsinki = UTC+2
@@ -114,12 +114,9 @@ def seed(database: Database) -> InsightsLog:
 
 
 @pytest.fixture
-def database(database_url: str) -> Database:
-    migrate(database_url)
-    db = Database(database_url)
-    seed(db)
-    yield db
-    db.engine.dispose()
+def database(migrated_database: Database) -> Database:
+    seed(migrated_database)
+    return migrated_database
 
 
 def test_period_and_weeks_are_local() -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.insights.log import InsightsLog
 from bot.insights.retention import KINDS, load_retention, purge, validate
 from bot.paths import PROJECT_ROOT
-from bot.store.db import Database, migrate
+from bot.store.db import Database
 from bot.store.models import (
     Adviser,
     AdviserSession,
@@ -97,12 +97,9 @@ def remaining(database: Database) -> dict[str, set]:
 
 
 @pytest.fixture
-def database(database_url: str) -> Database:
-    migrate(database_url)
-    db = Database(database_url)
-    seed(db)
-    yield db
-    db.engine.dispose()
+def database(migrated_database: Database) -> Database:
+    seed(migrated_database)
+    return migrated_database
 
 
 def test_purge_deletes_exactly_the_old_rows(database: Database) -> None:

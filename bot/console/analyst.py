@@ -41,8 +41,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from bot.console.auth import UI_LANGUAGES, Accounts, SignedIn
-from bot.console.live import SESSION_COOKIE
-from bot.console.routes import SECURITY_HEADERS, language_label
+from bot.console.routes import SECURITY_HEADERS, FormHandler, form_action, language_label, session_of
 from bot.console.texts import console_texts
 from bot.console.topics import topic_titles
 from bot.handoff.store import HandoffStore
@@ -78,7 +77,6 @@ SWITCH_LABELS = {"fi": "Suomeksi", "en": "In English"}
 _CHARTS = threading.Lock()
 
 Handler = Callable[[Request, SignedIn], Awaitable[Response]]
-FormHandler = Callable[[Request, SignedIn, FormData], Awaitable[Response]]
 
 
 class Raw(str):
@@ -152,7 +150,7 @@ class AnalystConsole:
     # --- sessions and authorization -----------------------------------------------------
 
     async def _signed_in(self, request: Request) -> SignedIn | None:
-        return await to_thread.run_sync(self.accounts.session_of, request.cookies.get(SESSION_COOKIE))
+        return await session_of(self.accounts, request)
 
     def _page(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -166,18 +164,7 @@ class AnalystConsole:
         return endpoint
 
     def _action(self, handler: FormHandler) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            signed_in = await self._signed_in(request)
-            if signed_in is None:
-                return _json({"error": "unauthenticated"}, 401)
-            form = await request.form()
-            if not self.accounts.csrf_ok(signed_in, str(form.get("csrf_token") or "")):
-                return _json({"error": "csrf"}, 403)
-            if signed_in.adviser.role not in ANALYST_ROLES:
-                return _json({"error": "forbidden"}, 403)
-            return await handler(request, signed_in, form)
-
-        return endpoint
+        return form_action(self.accounts, handler, ANALYST_ROLES)
 
     def _forbidden(self, signed_in: SignedIn) -> Response:
         ui = signed_in.adviser.ui_language

@@ -18,11 +18,12 @@ from typing import Any
 
 from anyio import to_thread
 from babel import Locale
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from bot.console.auth import UI_LANGUAGES, Accounts, SignedIn, Throttled
+from bot.console.auth import ROLES, UI_LANGUAGES, Accounts, SignedIn, Throttled
 from bot.console.live import SESSION_COOKIE
 from bot.console.texts import console_text, console_texts
 from bot.console.topics import catalogue, topic_titles
@@ -51,6 +52,31 @@ MAX_ADVISER_MESSAGE = 4000
 TRANSCRIPT_LIMIT = 500
 
 Handler = Callable[[Request, SignedIn], Awaitable[Response]]
+FormHandler = Callable[[Request, SignedIn, FormData], Awaitable[Response]]
+
+
+async def session_of(accounts: Accounts, request: Request) -> SignedIn | None:
+    return await to_thread.run_sync(accounts.session_of, request.cookies.get(SESSION_COOKIE))
+
+
+def form_action(
+    accounts: Accounts, handler: FormHandler, roles: tuple[str, ...]
+) -> Callable[[Request], Awaitable[Response]]:
+    """A state-changing HTML form: a session (401), its CSRF token in the form field
+    `csrf_token` (403), and one of `roles` (403)."""
+
+    async def endpoint(request: Request) -> Response:
+        signed_in = await session_of(accounts, request)
+        if signed_in is None:
+            return _json({"error": "unauthenticated"}, 401)
+        form = await request.form()
+        if not accounts.csrf_ok(signed_in, str(form.get("csrf_token") or "")):
+            return _json({"error": "csrf"}, 403)
+        if signed_in.adviser.role not in roles:
+            return _json({"error": "forbidden"}, 403)
+        return await handler(request, signed_in, form)
+
+    return endpoint
 
 
 def _json(data: Any, status: int = 200) -> JSONResponse:
@@ -101,7 +127,7 @@ class Console:
     # --- sessions -------------------------------------------------------------
 
     async def _signed_in(self, request: Request) -> SignedIn | None:
-        return await to_thread.run_sync(self.accounts.session_of, request.cookies.get(SESSION_COOKIE))
+        return await session_of(self.accounts, request)
 
     def _api(self, handler: Handler, write: bool = False) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -117,16 +143,7 @@ class Console:
         return endpoint
 
     def _form(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def endpoint(request: Request) -> Response:
-            signed_in = await self._signed_in(request)
-            if signed_in is None:
-                return _json({"error": "unauthenticated"}, 401)
-            form = await request.form()
-            if not self.accounts.csrf_ok(signed_in, str(form.get("csrf_token") or "")):
-                return _json({"error": "csrf"}, 403)
-            return await handler(request, signed_in)
-
-        return endpoint
+        return form_action(self.accounts, lambda request, signed_in, form: handler(request, signed_in), ROLES)
 
     def _cookie(self, response: Response, name: str, value: str, max_age: int | None = None) -> None:
         response.set_cookie(name, value, max_age=max_age, path="/console", httponly=True, samesite="strict",
