@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from bot.console.auth import hash_password
 from bot.handoff.store import HandoffStore
 from bot.store.db import Database
+from bot.texts import text as localized
 from tests.chat_client import ChatClient
 from tests.console_helpers import PASSWORD
 from tests.helpers import CHROMIUM_ARGS, Gateway, Servers
@@ -133,6 +134,13 @@ def test_arabic_user_is_handed_to_an_arabic_speaking_adviser_and_back(browser: B
         # Back with the assistant, in Arabic.
         widget_send(user, "كيف اسجل كباحث عن عمل")
         expect(user.locator(LOG)).to_contain_text(response_text("utter_register_as_jobseeker", "ar")[:20])
+        # 👎 under the answer, with the keyboard and a name in Arabic for screen readers.
+        thumbs_down = user.locator(f"{LOG} .espoo-chat__feedback-button[data-value='-1']").last
+        expect(thumbs_down).to_have_accessible_name(localized("ar", "feedback.not_helpful"))
+        thumbs_down.focus()
+        user.keyboard.press("Enter")
+        expect(user.locator(LOG)).to_contain_text(localized("ar", "feedback.not_helpful_reply")[:20])
+        expect(user.locator(f"{LOG} .espoo-chat__feedback-button")).to_have_count(0)
         # The Finnish user is still waiting, now first.
         expect(adviser.locator("#queue li.queue-item")).to_have_count(1)
         expect(adviser.locator("#queue li.queue-item").first).to_have_attribute("data-language", "fi")
