@@ -131,11 +131,6 @@ def count_rasa_unreachable(instance: str) -> None:
     RASA_UNREACHABLE.labels(instance).inc()
 
 
-def _as_utc(moment: datetime) -> datetime:
-    # SQLite gives back naive datetimes; everything is stored in UTC.
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
-
-
 class HandoffQueueCollector(Collector):
     """The waiting handoffs, read from the database at scrape time."""
 
@@ -148,13 +143,13 @@ class HandoffQueueCollector(Collector):
     def waiting(self) -> list[tuple[str, datetime]]:
         from sqlalchemy import select
 
-        from bot.store.models import Handoff
+        from bot.store.models import Handoff, as_utc
 
         with self.database.session() as session:
             rows = session.execute(
                 select(Handoff.language, Handoff.requested_at).where(Handoff.status == "waiting")
             ).all()
-        return [(language, _as_utc(requested_at)) for language, requested_at in rows]
+        return [(language, as_utc(requested_at)) for language, requested_at in rows]
 
     def collect(self):  # noqa: ANN201
         try:

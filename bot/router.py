@@ -234,9 +234,7 @@ class Router:
         offered = [b["payload"] for r in replies for b in r.buttons if b.get("payload")]
 
         def store() -> None:
-            for reply in replies:
-                payload = {k: v for k, v in reply.as_dict().items() if k != "text"} or None
-                self.store.add_message(conversation_id, "out", "bot", reply.text, payload, language, status="sent")
+            self._store_bot_replies(conversation_id, replies, language)
             self.store.update_conversation(conversation_id, offered=offered)
 
         await to_thread.run_sync(store)
@@ -300,6 +298,13 @@ class Router:
         self, conversation_id: str, message_id: int, replies: list[Reply], language: str, offered: list[str],
         intent: str | None = None,
     ) -> None:
+        self._store_bot_replies(conversation_id, replies, language, intent)
+        self.store.set_message_status(message_id, "answered")
+        self.store.update_conversation(conversation_id, language=language, offered=offered)
+
+    def _store_bot_replies(
+        self, conversation_id: str, replies: list[Reply], language: str, intent: str | None = None
+    ) -> None:
         for reply in replies:
             payload = {k: v for k, v in reply.as_dict().items() if k != "text"}
             if reply.asks_feedback or reply.asks_rating:
@@ -308,8 +313,6 @@ class Router:
                 payload["answer"] = "\n\n".join(r.text for r in replies if r.text)
             reply.message_id = self.store.add_message(conversation_id, "out", "bot", reply.text, payload or None,
                                                       language, status="sent")
-        self.store.set_message_status(message_id, "answered")
-        self.store.update_conversation(conversation_id, language=language, offered=offered)
 
     @staticmethod
     def _reply(raw: dict[str, Any], language: str) -> Reply:

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -22,7 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, or_, select
 
 from bot.store.db import Database
-from bot.store.models import Adviser, AdviserSession, SignInFailure, utcnow
+from bot.store.models import Adviser, AdviserSession, SignInFailure, as_utc, utcnow
 
 ROLES = ("adviser", "admin", "analyst")
 UI_LANGUAGES = ("fi", "en")
@@ -43,10 +43,6 @@ def hash_password(password: str) -> str:
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -88,7 +84,7 @@ class Accounts:
                     or_(SignInFailure.username == username, SignInFailure.client == client),
                 )
             ).scalar_one()
-        return max(1, int((_aware(oldest) + self.window - now).total_seconds()) + 1) if oldest else 1
+        return max(1, int((as_utc(oldest) + self.window - now).total_seconds()) + 1) if oldest else 1
 
     def sign_in(self, username: str, password: str, client: str) -> SignedIn | None:
         """A new session, or None for a wrong username or password. Raises Throttled."""
@@ -124,7 +120,7 @@ class Accounts:
             row = session.get(AdviserSession, _token_hash(token))
             if row is None:
                 return None
-            if _aware(row.expires_at) <= utcnow():
+            if as_utc(row.expires_at) <= utcnow():
                 session.delete(row)
                 return None
             adviser = session.get(Adviser, row.adviser_id)

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.store.db import Database
-from bot.store.models import Adviser, ContactRequest, Conversation, Handoff, Message, utcnow
+from bot.store.models import Adviser, ContactRequest, Conversation, Handoff, Message, as_utc, utcnow
 
 # Conversation.state while no handoff is going on.
 BOT = "bot"
@@ -54,12 +54,7 @@ class HandoffView:
 
 
 def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite gives naive datetimes back: they were stored in UTC."""
-    if moment is not None and moment.tzinfo is None:
-        from datetime import timezone
-
-        return moment.replace(tzinfo=timezone.utc)
-    return moment
+    return as_utc(moment) if moment is not None else None
 
 
 class HandoffStore:
