@@ -53,6 +53,8 @@ def main() -> None:
     uvicorn.run("bot.app:create_app", factory=True, host=args.host or settings.host,
                 port=args.port or settings.port, log_level="info",
                 log_config=log_config(settings.log_format),
+                # bot/app.py applies FORWARDED_ALLOW_IPS itself (the setting of config/gateway.yml).
+                proxy_headers=False,
                 # Rasa pins websockets 10, too old for uvicorn's default implementation.
                 ws="wsproto")
 

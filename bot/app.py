@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.channels.webchat import WebChat
 from bot.console.analyst import AnalystConsole
@@ -65,7 +66,7 @@ def widget_config() -> dict:
     }
 
 
-def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
+def create_app(settings: Settings | None = None) -> ProxyHeadersMiddleware:
     settings = settings or load_settings()
     if settings.migrate_on_start:
         migrate(settings.database_url)
@@ -150,7 +151,9 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         ],
         lifespan=lifespan,
     )
-    return socketio.ASGIApp(webchat.sio, other_asgi_app=live.asgi(app), socketio_path="socket.io")
+    asgi = socketio.ASGIApp(webchat.sio, other_asgi_app=live.asgi(app), socketio_path="socket.io")
+    # The real client address behind the trusted proxies (bot/client_address.py).
+    return ProxyHeadersMiddleware(asgi, trusted_hosts=settings.forwarded_allow_ips)
 
 
 

@@ -49,6 +49,10 @@ class Settings:
     # Key of the HMAC that turns conversation ids into the pseudonymous keys of the
     # unresolved-question log and feedback (bot/insights/pseudonym.py).
     pseudonym_secret: str | None = None
+    # Shared state of several gateways (socket.io rooms, limits, timer leases); None: one process, in memory.
+    redis_url: str | None = None
+    # Proxies whose X-Forwarded-For names the client (comma-separated addresses or networks, or *).
+    forwarded_allow_ips: str = "127.0.0.1"
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
 
 
@@ -70,6 +74,8 @@ ENV = {
     "sign_in_max_failures": "SIGN_IN_MAX_FAILURES",
     "sign_in_window_minutes": "SIGN_IN_WINDOW_MINUTES",
     "pseudonym_secret": "PSEUDONYM_SECRET",
+    "redis_url": "REDIS_URL",
+    "forwarded_allow_ips": "FORWARDED_ALLOW_IPS",
 }
 TELEGRAM_ENV = {
     "token": "TELEGRAM_TOKEN",
