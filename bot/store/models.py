@@ -50,13 +50,18 @@ class Conversation(Base):
     offered_payloads = Column(JSON, nullable=False, default=list)
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+    # Set when the user ended it ("end and forget" in the widget): its session id no longer restores it.
+    ended_at = Column(DateTime(timezone=True), nullable=True)
 
     messages = relationship("Message", back_populates="conversation", order_by="Message.id")
 
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        Index("ix_messages_status_created_at", "status", "created_at"),
+    )
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     conversation_id = Column(String(32), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False)
@@ -68,7 +73,8 @@ class Message(Base):
     # Buttons, custom payloads, attachments of a reply.
     payload = Column(JSON, nullable=True)
     language = Column(String(16), nullable=True)
-    # received -> answered | failed (in); sent (out)
+    # in: received -> answered | failed | to_adviser, or refused (empty, too long: no text kept);
+    # out: sent, event (a handoff event line)
     status = Column(String(16), nullable=False, default="received")
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
 
