@@ -39,6 +39,7 @@ class LanguageStyle:
     locale: str
     date_format: str
     page_language: dict[str, str]
+    link_note: str = " ({language})"
 
 
 @lru_cache(maxsize=1)
@@ -77,7 +78,7 @@ def localize_links(text: str, code: str) -> str:
             raise ContentError(f"link not in the catalogue or the link map: {match.group(0)}") from error
         if version.language == code:
             return version.url
-        return f"{version.url} ({style.page_language[version.language]})"
+        return version.url + style.link_note.format(language=style.page_language[version.language])
 
     return URL.sub(swap, text)
 
