@@ -3,7 +3,9 @@
 Answers are written with the catalogue's source URLs; the generator swaps each one for the
 version in the user's language. Where the site has none, the answer keeps a version in
 another language and names that language in the user's language ("(in English)").
-Every version in the map was confirmed against a published copy of that page.
+Every version in the map was confirmed against a published copy of that page. A version whose
+stored copy is an earlier edition that contradicts the catalogue is kept as evidence with
+`current: false` and never linked.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ class PageVersion:
     confirmed_via: str
     confirmed_date: str
     page_title: str
+    seen: str = ""  # address of the stored copy the version was confirmed from
+    note: str = ""
+    current: bool = True  # False: the stored copy is an earlier edition; never linked
 
 
 @lru_cache(maxsize=1)
@@ -50,6 +55,9 @@ def link_map() -> dict[str, dict[str, PageVersion]]:
                 confirmed_via=str(confirmed.get("via", "")),
                 confirmed_date=str(confirmed.get("date", "")),
                 page_title=str(confirmed.get("page_title", "")),
+                seen=str(confirmed.get("seen", "")),
+                note=str(confirmed.get("note", "")),
+                current=bool(version.get("current", True)),
             )
         out[source] = versions
     return out
@@ -57,6 +65,14 @@ def link_map() -> dict[str, dict[str, PageVersion]]:
 
 def all_versions() -> list[PageVersion]:
     return [v for versions in link_map().values() for v in versions.values()]
+
+
+def linkable_versions(source: str) -> dict[str, PageVersion]:
+    """language -> version an answer may link: every version but the earlier editions."""
+    versions = link_map().get(source)
+    if not versions:
+        raise KeyError(f"content/links.yml has no entry for the catalogue source {source}")
+    return {language: version for language, version in versions.items() if version.current}
 
 
 def source_language(source: str) -> str:
@@ -70,9 +86,7 @@ def source_language(source: str) -> str:
 def choose_version(source: str, language: str) -> PageVersion:
     """The page to show a user of `language`: their language, else English (for languages other
     than Finnish and Swedish, whose users read the catalogue's page next), else the catalogue's page."""
-    versions = link_map().get(source)
-    if not versions:
-        raise KeyError(f"content/links.yml has no entry for the catalogue source {source}")
+    versions = linkable_versions(source)
     if language in versions:
         return versions[language]
     if language not in ("fi", "sv") and "en" in versions:
