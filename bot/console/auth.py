@@ -36,7 +36,7 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from bot.store.db import Database
 from bot.store.models import Adviser, AdviserSession, SignInDevice, SignInFailure, as_utc, utcnow
@@ -188,7 +188,8 @@ class Accounts:
                                        created_at=now, expires_at=now + self.session_lifetime))
             expires = now + self.device_lifetime
             if device:
-                session.get(SignInDevice, device).expires_at = expires
+                session.execute(update(SignInDevice).where(SignInDevice.token_hash == device)
+                                .values(expires_at=expires).execution_options(synchronize_session=False))
             else:
                 session.add(SignInDevice(token_hash=_token_hash(new_device), adviser_id=adviser.id,
                                          created_at=now, expires_at=expires))
