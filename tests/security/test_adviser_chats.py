@@ -80,11 +80,11 @@ def test_the_chats_of_a_disabled_adviser_go_back_to_the_queue(servers: Servers, 
             assert leaver.post(f"handoffs/{handoff_id}/claim").status_code == 200
             mark = len(user.events)
             output = adviser_command(gateway, "disable", "leaver")
-            assert "1 open chat(s) go back to the queue" in output
             user.wait_for_text(response_text("utter_handoff_requeued", "en")[:25], after=mark, timeout=30)
             requeued = handoff_of(gateway, user.session_id)
             assert (requeued.status, requeued.adviser_id) == ("waiting", None)
             assert leaver.http.get("/console/api/queue").status_code == 401
+            assert "1 open chat(s) go back to the queue" in output
             other = Adviser(gateway, "stayer", "Stina", ["en"])
             assert [item["id"] for item in other.queue()["waiting"]] == [handoff_id]
             assert ("adviser_disabled", "Leo") in events_of(other, handoff_id)

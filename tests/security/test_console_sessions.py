@@ -42,10 +42,10 @@ def test_a_new_password_from_the_command_line_ends_every_session(signin_gateway:
         assert attempt(office, "ilse6") == 303 and attempt(home, "ilse6") == 303
         assert office.get("/console/api/me").status_code == 200 and home.get("/console/api/me").status_code == 200
         output = adviser_command(signin_gateway, "password", "ilse6", "--password-stdin", stdin=NEW_PASSWORD + "\n")
-        assert "2 session(s) ended" in output
         assert office.get("/console/api/me").status_code == 401
         assert home.get("/console/api/me").status_code == 401
         assert rows(signin_gateway, AdviserSession, "ilse6") == 0
+        assert "2 session(s) ended" in output
         assert attempt(office, "ilse6") == 401  # the old password
         assert attempt(office, "ilse6", NEW_PASSWORD) == 303
 
