@@ -93,14 +93,6 @@ class Throttled(Exception):
         self.retry_after = retry_after
 
 
-@dataclass(frozen=True)
-class _Attempt:
-    id: int
-    username: str
-    client: str
-    device: str | None  # the trusted device's token hash
-
-
 class Accounts:
     def __init__(self, database: Database, *, session_hours: float = 10, max_failures: int = 5,
                  window_minutes: float = 15, max_failures_per_address: int = 20,
@@ -126,13 +118,14 @@ class Accounts:
             ).scalar_one_or_none()
         return digest if row is not None and as_utc(row) > (now or utcnow()) else None
 
-    def _begin_attempt(self, username: str, client: str, device: str | None, now: datetime) -> _Attempt:
-        """Store the attempt (committed), then count: refused attempts are deleted again."""
+    def _begin_attempt(self, username: str, client: str, device: str | None, now: datetime) -> int:
+        """Store the attempt (committed), then count; its row id. Raises Throttled (and
+        deletes the attempt again) when a limit is reached. `device`: a trusted device's hash."""
         with self.db.session() as session:
             row = SignInFailure(username=username, client=client, device=device, created_at=now)
             session.add(row)
             session.flush()
-            attempt = _Attempt(row.id, username, client, device)
+            attempt = row.id
         since = now - self.window
         limits = ([(SignInFailure.device == device, self.max_failures)] if device else
                   [(SignInFailure.username == username, self.max_failures),
@@ -154,9 +147,9 @@ class Accounts:
             raise Throttled(retry_after)
         return attempt
 
-    def _forget_attempt(self, attempt: _Attempt) -> None:
+    def _forget_attempt(self, attempt: int) -> None:
         with self.db.session() as session:
-            session.execute(delete(SignInFailure).where(SignInFailure.id == attempt.id))
+            session.execute(delete(SignInFailure).where(SignInFailure.id == attempt))
 
     # --- signing in --------------------------------------------------------------
 
