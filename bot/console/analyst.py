@@ -7,7 +7,7 @@ every change is an ordinary form POST carrying the session's CSRF token in the
 text is shown or exported (the log is masked when written; everything shown here
 goes through `mask` once more, in case a row was written some other way).
 
-    GET  /console/reports?since=YYYY-MM-DD&until=YYYY-MM-DD   the report (default: the last 7 full days)
+    GET  /console/reports?since=YYYY-MM-DD&until=YYYY-MM-DD   the report (default: the last 30 days, today included)
     GET  /console/reports/<name>.csv?since&until              one CSV file of the report
     GET  /console/topics?language&since&until                 clusters of new unresolved questions
     POST /console/topics/label                                label a whole cluster (ids, label, topic_name)
@@ -47,8 +47,9 @@ from bot.console.topics import topic_titles
 from bot.handoff.store import HandoffStore
 from bot.insights import render
 from bot.insights.clusters import Cluster, discover_topics
-from bot.insights.inbox import DISMISSED, NEW, NEW_TOPIC, STATUSES, TOPIC_NAME, Inbox, InboxItem
-from bot.insights.log import REASONS
+from bot.insights.inbox import DISMISSED, INBOX_REASONS, NEW, NEW_TOPIC, STATUSES, TOPIC_NAME, Inbox, InboxItem
+from bot.insights.labels import ReportLabels
+from bot.insights.period import DEFAULT_DAYS
 from bot.insights.report import DEFAULT_TIMEZONE, Report, as_utc, build_report, period_bounds
 from bot.language.catalog import load_catalog
 from bot.privacy.masking import mask
@@ -57,7 +58,8 @@ from bot.store.models import UnresolvedQuestion
 
 ANALYST_ROLES = ("analyst", "admin")
 HELSINKI = ZoneInfo(DEFAULT_TIMEZONE)
-REPORT_DAYS = 7
+# The reports' default period: the last 30 days, today included (so today's figures show).
+REPORT_DAYS = DEFAULT_DAYS
 TOPIC_DAYS = 30
 MAX_PERIOD_DAYS = 366
 PAGE_SIZE = 25
@@ -258,10 +260,10 @@ class AnalystConsole:
 
     # --- reports -------------------------------------------------------------------------
 
-    def _period(self, request: Request, days: int, include_today: bool) -> tuple[date, date]:
-        """since and until of the query (ValueError if malformed, reversed or too long)."""
-        until_default = local_today() if include_today else local_today() - timedelta(days=1)
-        until = parse_day(request.query_params.get("until"), until_default)
+    def _period(self, request: Request, days: int) -> tuple[date, date]:
+        """since and until of the query (ValueError if malformed, reversed or too long); by
+        default the last `days` days, today included."""
+        until = parse_day(request.query_params.get("until"), local_today())
         since = parse_day(request.query_params.get("since"), until - timedelta(days=days - 1))
         if until < since:
             raise ValueError("until before since")
@@ -279,15 +281,16 @@ class AnalystConsole:
 <div><button type="submit">{e(t('show'))}</button></div>
 </form>"""
 
-    def _report(self, since: date, until: date) -> tuple[Report, dict[str, str | None]]:
+    def _report(self, since: date, until: date, ui: str) -> tuple[Report, dict[str, str | None]]:
         report = build_report(self.database, since, until, clusters=False)
+        labels = ReportLabels(ui)
         with _CHARTS:
             charts = {
-                "volumes": render.chart_weekly_volumes(report),
-                "understood": render.chart_understood(report),
-                "reasons": render.chart_reasons(report),
-                "unsupported": render.chart_unsupported(report),
-                "feedback": render.chart_feedback(report),
+                "volumes": render.chart_weekly_volumes(report, labels),
+                "understood": render.chart_understood(report, labels),
+                "reasons": render.chart_reasons(report, labels),
+                "unsupported": render.chart_unsupported(report, labels),
+                "feedback": render.chart_feedback(report, labels),
             }
         return report, charts
 
@@ -295,13 +298,13 @@ class AnalystConsole:
         ui = signed_in.adviser.ui_language
         t = _Texts(ui)
         try:
-            since, until = self._period(request, REPORT_DAYS, include_today=False)
+            since, until = self._period(request, REPORT_DAYS)
         except ValueError:
             form = self._period_form("/console/reports", t, request.query_params.get("since", ""),
                                      request.query_params.get("until", ""))
             content = f'{form}<p class="error" role="alert">{e(t("bad_period", days=MAX_PERIOD_DAYS))}</p>'
             return self._frame(request, signed_in, "/console/reports", t("reports_title"), content, 400)
-        report, charts = await to_thread.run_sync(self._report, since, until)
+        report, charts = await to_thread.run_sync(self._report, since, until, ui)
         content = self._period_form("/console/reports", t, since.isoformat(), until.isoformat())
         content += self._report_html(report, charts, ui)
         return self._frame(request, signed_in, "/console/reports", t("reports_title"), content)
@@ -417,7 +420,7 @@ class AnalystConsole:
             return Response("unknown report file", status_code=404, media_type="text/plain",
                             headers=SECURITY_HEADERS)
         try:
-            since, until = self._period(request, REPORT_DAYS, include_today=False)
+            since, until = self._period(request, REPORT_DAYS)
         except ValueError:
             return Response("since and until are dates YYYY-MM-DD, until not before since", status_code=400,
                             media_type="text/plain", headers=SECURITY_HEADERS)
@@ -439,7 +442,7 @@ class AnalystConsole:
         try:
             if language is not None and not LANGUAGE_CODE.fullmatch(language):
                 raise ValueError(language)
-            since, until = self._period(request, TOPIC_DAYS, include_today=True)
+            since, until = self._period(request, TOPIC_DAYS)
         except ValueError:
             form = self._period_form("/console/topics", t, request.query_params.get("since", ""),
                                      request.query_params.get("until", ""), select_html)
@@ -622,7 +625,7 @@ class AnalystConsole:
         page_text = params.get("page") or "1"
         counts = await to_thread.run_sync(self.inbox.counts)
         codes = self._languages(counts)
-        valid = ((language is None or LANGUAGE_CODE.fullmatch(language)) and (reason is None or reason in REASONS)
+        valid = ((language is None or LANGUAGE_CODE.fullmatch(language)) and (reason is None or reason in INBOX_REASONS)
                  and (status in STATUSES or status == ALL) and page_text.isdigit() and 1 <= int(page_text) <= MAX_PAGE)
         filters = self._inbox_filters(ui, language, reason, status, codes)
         if not valid:
@@ -653,7 +656,8 @@ class AnalystConsole:
                        codes: list[str]) -> str:
         t = _Texts(ui)
         reasons = [f'<option value="">{e(t("all_reasons"))}</option>'] + [
-            f'<option value="{r}"{" selected" if r == reason else ""}>{e(_reason(t, r))}</option>' for r in REASONS]
+            f'<option value="{r}"{" selected" if r == reason else ""}>{e(_reason(t, r))}</option>'
+            for r in INBOX_REASONS]
         statuses = [f'<option value="{s}"{" selected" if s == status else ""}>{e(t("statuses." + s))}</option>'
                     for s in (*STATUSES, ALL)]
         return f"""<form method="get" action="/console/inbox" class="filters">
