@@ -301,6 +301,7 @@ def test_email_addresses_with_spaces_or_in_words_are_masked(data, local: str, do
         ("matti at gmail dot com", EMAIL),
         ("Matti.Virtanen AT Gmail DOT Com, thanks", f"{EMAIL}, thanks"),
         ("matti dot virtanen at gmail dot co dot uk", EMAIL),
+        ("anna at the-firm dot com", EMAIL),
         ("sähköposti matti ät gmail piste com", f"sähköposti {EMAIL}"),
         ("matti ät gmail.com", EMAIL),
         ("min e-post är matti snabel-a gmail punkt com", f"min e-post är {EMAIL}"),

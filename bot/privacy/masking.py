@@ -104,7 +104,7 @@ _EMAIL_SPACED = re.compile(
 # domain at the end, and no article or pronoun as its domain ("at the dot com bubble" stays).
 _NOT_A_DOMAIN = r"(?:the|a|an|this|that|these|those|my|your|his|her|its|our|their|some|any|no|one|home|work)"
 _EMAIL_WORDS = re.compile(
-    rf"{_EMAIL_LOCAL}(?:{_DOT_WORD}[\w-]+){{0,3}}\s+at\s+(?!{_NOT_A_DOMAIN}\b)"
+    rf"{_EMAIL_LOCAL}(?:{_DOT_WORD}[\w-]+){{0,3}}\s+at\s+(?!{_NOT_A_DOMAIN}(?![\w-]))"
     rf"[\w-]+(?:{_DOT_WORD}[\w-]+){{0,8}}{_DOT_WORD}{_TLD}",
     re.IGNORECASE,
 )
