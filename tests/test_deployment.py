@@ -101,6 +101,13 @@ def test_make_run_starts_the_internal_services_through_serve() -> None:
     assert "0.0.0.0" not in (PROJECT_ROOT / "Procfile").read_text()
 
 
+def test_every_service_keeps_bounded_logs(services: dict) -> None:
+    """Docker's default json-file logs grow until the container is removed."""
+    for name, service in services.items():
+        options = (service.get("logging") or {}).get("options") or {}
+        assert options.get("max-size") and options.get("max-file"), f"{name} keeps its logs without a bound"
+
+
 def test_every_service_has_a_health_check(services: dict) -> None:
     for name, service in services.items():
         assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
