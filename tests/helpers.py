@@ -44,7 +44,7 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 180.0) -
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server for {url} exited with {process.returncode}")
+            raise RuntimeError(f"server for {url.split('?')[0]} exited with {process.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -52,7 +52,7 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 180.0) -
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.5)
-    raise TimeoutError(f"{url} did not come up in {timeout:.0f}s")
+    raise TimeoutError(f"{url.split('?')[0]} did not come up in {timeout:.0f}s")
 
 
 @dataclass
