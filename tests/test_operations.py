@@ -109,11 +109,12 @@ def test_metrics_count_turns_fallbacks_and_the_handoff_queue(tmp_path: Path, up_
     settings = settings_for(tmp_path, [up_server], up_server)
     app = create_app(settings)
     store = ConversationStore(Database(settings.database_url))
-    conversation = store.get_or_create("webchat", "queue-test")
     now = datetime.now(timezone.utc)
+    # One conversation per handoff: a conversation has at most one open handoff (the schema says so).
+    waits = [(4.5, "sv", "waiting"), (0.5, "sv", "waiting"), (1.5, "ar", "waiting"), (30, "fi", "closed")]
+    conversations = [store.get_or_create("webchat", f"queue-test-{n}") for n in range(len(waits))]
     with store.db.session() as session:
-        for minutes, language, status in [(4.5, "sv", "waiting"), (0.5, "sv", "waiting"), (1.5, "ar", "waiting"),
-                                          (30, "fi", "closed")]:
+        for conversation, (minutes, language, status) in zip(conversations, waits, strict=True):
             session.add(Handoff(conversation_id=conversation.id, status=status, reason="button", language=language,
                                 channel="webchat", requested_at=now - timedelta(minutes=minutes)))
     with TestClient(app, client=INTERNAL_CLIENT) as client:
