@@ -1,6 +1,8 @@
 """The gateway: one ASGI app for the web chat (socket.io), the widget and its
 demo page, the adviser console, Telegram's webhook (when configured) and health
-checks."""
+checks. Several gateways can serve one deployment behind a sticky proxy when they
+share a Redis (bot/shared/: socket.io rooms, leases, locks) and the database; the
+timers run only on the gateway holding the `timers` lease."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from bot import metrics
 from bot.channels.webchat import WebChat
 from bot.console.analyst import AnalystConsole
 from bot.console.auth import Accounts
@@ -38,13 +41,16 @@ from bot.rasa_client import RasaClient
 from bot.rasa_token import resolve_rasa_token
 from bot.router import Router
 from bot.settings import Settings, limit_rates, load_settings
+from bot.shared import build_shared_state
 from bot.store.db import Database, migrate
 from bot.store.repository import ConversationStore
 from bot.texts import section
 
 log = logging.getLogger(__name__)
-# Retention runs once a day (and at start-up).
+# Retention runs once a day (at start-up, then daily; with several gateways once a day
+# on whichever holds the timers' lease), checked every minute.
 RETENTION_SECONDS = 24 * 3600
+RETENTION_CHECK_SECONDS = 60
 STATIC_DIR = PROJECT_ROOT / "bot" / "static"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -79,19 +85,23 @@ def create_app(settings: Settings | None = None) -> ProxyHeadersMiddleware:
     rasa = RasaClient(settings.rasa_urls or settings.rasa_url, settings.rasa_timeout,
                       token=resolve_rasa_token(settings.rasa_token))
     limits = build_limits(limit_rates(settings), settings.rate_limits, settings.redis_url)
+    shared = build_shared_state(settings.redis_url, settings.database_url, settings.lease_seconds)
+    # The handoff sweep, stranded-message recovery and retention: one gateway at a time.
+    timers = shared.lease("timers")
     router = Router(settings, store, rasa, limits)
     handoffs = HandoffService(HandoffStore(database), store, load_handoff_config())
     router.attach_handoff(handoffs)
     insights = InsightsLog(database, resolve_secret(settings.pseudonym_secret))
     router.attach_insights(insights)
     feedback = FeedbackService(store, insights)
-    webchat = WebChat(router, feedback, session_idle_hours=settings.webchat_session_idle_hours)
+    webchat = WebChat(router, feedback, session_idle_hours=settings.webchat_session_idle_hours,
+                      client_manager=shared.socketio_manager("webchat"), turn_locks=shared.turn_locks)
     accounts = Accounts(database, session_hours=settings.console_session_hours,
                         max_failures=settings.sign_in_max_failures, window_minutes=settings.sign_in_window_minutes,
                         max_failures_per_address=settings.sign_in_max_failures_per_address,
                         device_days=settings.sign_in_device_days)
     console = Console(accounts, handoffs, secure_cookies=settings.console_secure_cookies)
-    live = ConsoleLive(accounts)
+    live = ConsoleLive(accounts, client_manager=shared.socketio_manager("console"))
     handoffs.subscribe(live.publish)
     channels: list = []
 
@@ -99,26 +109,30 @@ def create_app(settings: Settings | None = None) -> ProxyHeadersMiddleware:
         """Deletes what is older than config/retention.yml allows, in the gateway's database and
         in Rasa's tracker store; reports keep only aggregates."""
         while True:
-            try:
-                policy = load_retention()
-                deleted = await asyncio.to_thread(purge, database, policy)
-                deleted |= await asyncio.to_thread(purge_tracker_store, settings.tracker_store_url, policy)
-                log.info("retention: %s", deleted)
-            except Exception:  # noqa: BLE001 - try again tomorrow
-                log.exception("retention failed")
-            await asyncio.sleep(RETENTION_SECONDS)
+            if timers.held and await shared.once.first("retention", RETENTION_SECONDS):
+                metrics.count_timer_round("retention")
+                try:
+                    policy = load_retention()
+                    deleted = await asyncio.to_thread(purge, database, policy)
+                    deleted |= await asyncio.to_thread(purge_tracker_store, settings.tracker_store_url, policy)
+                    log.info("retention: %s", deleted)
+                except Exception:  # noqa: BLE001 - try again tomorrow
+                    log.exception("retention failed")
+            await asyncio.sleep(RETENTION_CHECK_SECONDS)
 
     async def sweep_forever() -> None:
         while True:
-            try:
-                await router.recover_stranded()
-            except Exception:  # noqa: BLE001 - try again next round
-                log.exception("recovering stranded messages failed")
+            if timers.held:
+                metrics.count_timer_round("sweep")
+                try:
+                    await router.recover_stranded()
+                except Exception:  # noqa: BLE001 - try again next round
+                    log.exception("recovering stranded messages failed")
+                try:
+                    await handoffs.sweep()
+                except Exception:  # noqa: BLE001 - try again next round
+                    log.exception("handoff sweep failed")
             await asyncio.sleep(handoffs.config.sweep_seconds)
-            try:
-                await handoffs.sweep()
-            except Exception:  # noqa: BLE001 - try again next round
-                log.exception("handoff sweep failed")
 
     async def demo_page(request: Request) -> Response:
         response = FileResponse(STATIC_DIR / "index.html", headers=SECURITY_HEADERS)
@@ -140,11 +154,12 @@ def create_app(settings: Settings | None = None) -> ProxyHeadersMiddleware:
         if settings.telegram.token:
             from bot.channels.telegram import TelegramChannel
 
-            telegram = TelegramChannel(settings.telegram, router, feedback)
+            telegram = TelegramChannel(settings.telegram, router, feedback, shared=shared)
             channels.append(telegram)
             await telegram.start()
             if settings.telegram.mode == "webhook":
                 app.router.routes.append(Route("/telegram/webhook", telegram.webhook, methods=["POST"]))
+        await timers.start()
         tasks = [asyncio.create_task(sweep_forever()), asyncio.create_task(retention_daily())]
         try:
             yield
@@ -153,8 +168,10 @@ def create_app(settings: Settings | None = None) -> ProxyHeadersMiddleware:
                 task.cancel()
             for channel in channels:
                 await channel.stop()
+            await timers.stop()
             await rasa.close()
             await limits.close()
+            await shared.close()
 
     app = Starlette(
         routes=[

@@ -25,6 +25,14 @@ thread-safe and never raise on unusual label values):
         Messages a crash left `received`, marked failed at start-up or by the sweep:
         `assistant_recovered_messages_total`.
 
+    set_lease_held(lease: str, held: bool) -> None
+        Whether this gateway holds a lease (bot/shared/lease.py: `timers`,
+        `telegram_poller`): `assistant_lease_held{lease}` 1 or 0.
+
+    count_timer_round(timer: str) -> None
+        One round of a timer this gateway ran as the lease holder (`sweep`,
+        `retention`): `assistant_timer_rounds_total{timer}`.
+
     The router learns whether a turn was a fallback from
     `RasaClient.last_turn(sender)` (a TurnInfo with `.language`, `.intent` and
     `.fallback`), which reads the same tracker request as `language_of`.
@@ -59,6 +67,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     PlatformCollector,
     ProcessCollector,
@@ -106,6 +115,14 @@ REFUSED = Counter(
 )
 RECOVERED = Counter(
     "assistant_recovered_messages", "User messages a crash left 'received', marked failed (the user told).",
+    registry=REGISTRY,
+)
+LEASE_HELD = Gauge(
+    "assistant_lease_held", "1 while this gateway holds the lease (its timers or Telegram poller run here).",
+    ["lease"], registry=REGISTRY,
+)
+TIMER_ROUNDS = Counter(
+    "assistant_timer_rounds", "Rounds of a timer run by this gateway as the lease holder.", ["timer"],
     registry=REGISTRY,
 )
 RASA_SECONDS = Histogram(
@@ -158,6 +175,14 @@ def count_refused(channel: str, reason: str) -> None:
 
 def count_recovered(count: int) -> None:
     RECOVERED.inc(count)
+
+
+def set_lease_held(lease: str, held: bool) -> None:
+    LEASE_HELD.labels(lease).set(1 if held else 0)
+
+
+def count_timer_round(timer: str) -> None:
+    TIMER_ROUNDS.labels(timer).inc()
 
 
 def observe_rasa_request(instance: str, seconds: float) -> None:

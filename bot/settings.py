@@ -66,6 +66,9 @@ class Settings:
     pseudonym_secret: str | None = None
     # Shared state of several gateways (socket.io rooms, limits, timer leases); None: one process, in memory.
     redis_url: str | None = None
+    # Period of the leases in Redis (bot/shared/lease.py): a dead holder's timers and Telegram
+    # poller move to another gateway within this many seconds (and a quarter).
+    lease_seconds: float = 10.0
     # Proxies whose X-Forwarded-For names the client (comma-separated addresses or networks, or *).
     forwarded_allow_ips: str = "127.0.0.1"
     # Token of Rasa's HTTP API, sent with every request; None: RASA_TOKEN or the project's .rasa_token.
@@ -106,6 +109,7 @@ ENV = {
     "sign_in_device_days": "SIGN_IN_DEVICE_DAYS",
     "pseudonym_secret": "PSEUDONYM_SECRET",
     "redis_url": "REDIS_URL",
+    "lease_seconds": "LEASE_SECONDS",
     "forwarded_allow_ips": "FORWARDED_ALLOW_IPS",
     "rasa_token": "RASA_TOKEN",
     "ops_networks": "OPS_NETWORKS",

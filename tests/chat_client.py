@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import time
 
+import requests
 import socketio
+
+
+def http_session(headers: dict[str, str] | None) -> requests.Session:
+    """An HTTP session sending `headers` with every request of the long-polling transport
+    (python-engineio sends a connect's own headers with the first request only)."""
+    session = requests.Session()
+    session.headers.update(headers or {})
+    return session
 
 
 class ChatClient:
@@ -13,16 +22,28 @@ class ChatClient:
     (the websocket transport needs a newer aiohttp than Rasa allows)."""
 
     def __init__(self, url: str, session_id: str | None = None, *, headers: dict[str, str] | None = None,
-                 confirm: bool = True) -> None:
+                 confirm: bool = True, reconnect: bool = False) -> None:
         """`headers` go with every request (e.g. X-Forwarded-For through the trusted proxy);
-        with `confirm=False` the session is requested but not waited for (it may be refused)."""
+        with `confirm=False` the session is requested but not waited for (it may be refused);
+        with `reconnect=True` a lost connection is made again and the session asked for
+        again, as the widget does (a `reconnected` event marks the moment)."""
         self.events: list[tuple[str, object]] = []
-        self.sio = socketio.Client(reconnection=False)
+        self.session_id: str | None = session_id
+        self.sio = socketio.Client(reconnection=reconnect, reconnection_delay=0.5, reconnection_delay_max=2,
+                                   http_session=http_session(headers))
         for name in ("session_confirm", "bot_uttered", "history", "session_ended"):
             self.sio.on(name, lambda data=None, name=name: self.events.append((name, data)))
+        self.sio.on("connect", self._on_connect)
+        self._connected_before = False
         self.sio.connect(url, transports=["polling"], socketio_path="socket.io", headers=headers or {})
+        self._connected_before = True
         self.sio.emit("session_request", {"session_id": session_id})
         self.session_id = self.wait_for("session_confirm") if confirm else None
+
+    def _on_connect(self) -> None:
+        if self._connected_before:  # a reconnection: the widget asks for its session again
+            self.events.append(("reconnected", None))
+            self.sio.emit("session_request", {"session_id": self.session_id})
 
     def wait_for(self, name: str, timeout: float = 60.0, after: int = 0) -> object:
         deadline = time.monotonic() + timeout

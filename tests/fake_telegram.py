@@ -9,6 +9,13 @@ deleteMyCommands, close, logOut), records every call, and can answer the next
 calls of a method with an error (429 with retry_after, or a 500). Unknown methods
 get Telegram's 404 and are recorded in `unknown_methods`.
 
+Several gateways can share one fake: each is given its own API address,
+`api_url("a")` (`/a/bot<token>/...`), and every call records its `caller`. Like
+Telegram, the fake allows one long poll at a time per bot: a getUpdates from
+another caller while one is open is answered 409 Conflict (and recorded as such);
+`polls` lists each getUpdates with its caller, start and end (a poll ends early when
+its client goes away).
+
 Tests inject updates from users: `send_text`, `send_command`, `press` (a callback
 query on a message the bot sent), `send_voice`, `send_photo`, `send_sticker`,
 `send_location`, and wait for the bot's messages with a deadline (`wait_for`).
@@ -72,6 +79,17 @@ class Call:
     params: dict[str, Any]
     at: float
     status: int = 200
+    caller: str = ""
+
+
+@dataclass
+class Poll:
+    """One getUpdates request: who asked, and from when to when it was open."""
+
+    caller: str
+    started: float
+    ended: float | None = None
+    status: int = 200
 
 
 @dataclass
@@ -116,6 +134,7 @@ class FakeTelegram:
         self._confirmed = 0  # updates below this id were confirmed by an offset
         self._failures: dict[str, deque[tuple[int, dict[str, Any]]]] = {}
         self.calls: list[Call] = []
+        self.polls: list[Poll] = []
         self.sent: list[Sent] = []
         self.unknown_methods: list[str] = []
         self.webhook: dict[str, Any] = {}
@@ -127,7 +146,8 @@ class FakeTelegram:
     # --- running ------------------------------------------------------------------------------
 
     def start(self) -> FakeTelegram:
-        app = Starlette(routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])])
+        app = Starlette(routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"]),
+                                Route("/{caller}/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])])
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off", ws="none",
                                 timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
@@ -155,6 +175,10 @@ class FakeTelegram:
 
     # --- test controls ------------------------------------------------------------------------
 
+    def api_url(self, caller: str) -> str:
+        """The Bot API address for one gateway of several (TELEGRAM_API_URL): its calls carry `caller`."""
+        return f"{self.url}/{caller}/bot"
+
     def fail_next(self, method: str, times: int = 1, *, retry_after: int | None = 1, status: int | None = None) -> None:
         """Answer the next `times` calls of `method` with 429 Too Many Requests (retry_after
         seconds), or with `status` (e.g. 500) when given."""
@@ -171,6 +195,10 @@ class FakeTelegram:
     def calls_of(self, method: str) -> list[Call]:
         with self._lock:
             return [c for c in self.calls if c.method == method]
+
+    def polls_of(self, caller: str | None = None) -> list[Poll]:
+        with self._lock:
+            return [p for p in self.polls if caller is None or p.caller == caller]
 
     def messages(self, chat_id: int | None = None, since: int = 0) -> list[Sent]:
         """Messages the bot sent (to one chat), from the `since`-th on."""
@@ -266,18 +294,21 @@ class FakeTelegram:
 
     async def _endpoint(self, request: Request) -> JSONResponse:
         method = request.path_params["method"]
+        caller = request.path_params.get("caller", "")
         params = await self._params(request)
         if request.path_params["token"] != self.token:
-            self._record(method, params, 401)
+            self._record(method, params, 401, caller)
             return JSONResponse({"ok": False, "error_code": 401, "description": "Unauthorized"}, status_code=401)
         with self._lock:
             failures = self._failures.get(method)
             failure = failures.popleft() if failures else None
         if failure:
             status, body = failure
-            self._record(method, params, status)
+            self._record(method, params, status, caller)
             return JSONResponse(body, status_code=status)
-        self._record(method, params, 200)
+        if method == "getUpdates":
+            return await self._poll(params, caller, request)
+        self._record(method, params, 200, caller)
         handler = getattr(self, f"_api_{method}", None)
         if handler is None:
             with self._lock:
@@ -286,6 +317,26 @@ class FakeTelegram:
         result = handler(params)
         if asyncio.iscoroutine(result):
             result = await result
+        return JSONResponse({"ok": True, "result": result})
+
+    async def _poll(self, params: dict[str, Any], caller: str, request: Request) -> JSONResponse:
+        """getUpdates: one long poll at a time per bot, as at Telegram (another caller's gets 409)."""
+        poll = Poll(caller, time.monotonic())
+        with self._lock:
+            busy = any(p.ended is None and p.caller != caller for p in self.polls)
+            if busy:
+                poll.status, poll.ended = 409, poll.started
+            self.polls.append(poll)
+        self._record("getUpdates", params, poll.status, caller)
+        if busy:
+            return JSONResponse({"ok": False, "error_code": 409, "description": "Conflict: terminated by other "
+                                 "getUpdates request; make sure that only one bot instance is running"},
+                                status_code=409)
+        try:
+            result = await self._api_getUpdates(params, request)
+        finally:
+            with self._lock:
+                poll.ended = time.monotonic()
         return JSONResponse({"ok": True, "result": result})
 
     @staticmethod
@@ -312,14 +363,14 @@ class FakeTelegram:
             params[key] = value
         return params
 
-    def _record(self, method: str, params: dict[str, Any], status: int) -> None:
+    def _record(self, method: str, params: dict[str, Any], status: int, caller: str = "") -> None:
         with self._lock:
-            self.calls.append(Call(method, params, time.monotonic(), status))
+            self.calls.append(Call(method, params, time.monotonic(), status, caller))
 
     def _api_getMe(self, params: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         return BOT_USER
 
-    async def _api_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:  # noqa: N802
+    async def _api_getUpdates(self, params: dict[str, Any], request: Request) -> list[dict[str, Any]]:  # noqa: N802
         offset = int(params.get("offset") or 0)
         deadline = time.monotonic() + float(params.get("timeout") or 0)
         while True:
@@ -328,7 +379,7 @@ class FakeTelegram:
                     self._confirmed = max(self._confirmed, offset)
                     self._updates = [u for u in self._updates if u["update_id"] >= offset]
                 pending = [u for u in self._updates if u["update_id"] >= self._confirmed]
-            if pending or time.monotonic() >= deadline or self._closing:
+            if pending or time.monotonic() >= deadline or self._closing or await request.is_disconnected():
                 return pending[:100]
             await asyncio.sleep(0.05)
 

@@ -30,6 +30,14 @@ Every text goes through the Router like the web chat's. What is Telegram's own:
   cases show a message twice: at-least-once rather than at-most-once.
 * Updates of one chat are handled in order (a lock per chat); different chats
   are handled concurrently, so one slow answer does not hold up other users.
+* Several gateways (bot/shared/): Telegram allows one long poll per bot token (a
+  second poller gets 409 Conflict), so in polling mode only the gateway holding the
+  `telegram_poller` lease polls; one that loses the lease stops, and when the holder
+  dies another starts within the lease's period. In webhook mode any gateway takes
+  the update. Either way an update id is handled once: Telegram re-sends a webhook
+  call it did not see answered, and a dead poller's last updates, unconfirmed, come
+  again to the next one; the ids are marked in Redis (one gateway wins) or, with one
+  gateway, in memory. The chat's lock is shared through Redis too.
 """
 
 from __future__ import annotations
@@ -46,8 +54,7 @@ import secrets
 import unicodedata
 import warnings
 import weakref
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -67,10 +74,12 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 from telegram.ext import (
     AIORateLimiter,
     Application,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -79,6 +88,7 @@ from bot.language.catalog import LanguageCatalog, load_catalog
 from bot.language.decision import normalise_tag
 from bot.router import Reply, Router, Turn
 from bot.settings import TelegramSettings
+from bot.shared import SharedState
 from bot.texts import text as localized
 
 log = logging.getLogger(__name__)
@@ -107,8 +117,9 @@ RATE_LIMITER_RETRIES = 3
 SEND_ATTEMPTS = 5
 FIRST_BACKOFF = 1.0
 MAX_BACKOFF = 30.0
-# Telegram re-delivers a webhook update when it did not see our answer: remember recent ids.
-SEEN_UPDATES_KEPT = 2000
+# Telegram keeps an update for 24 hours and may deliver it again until confirmed: ids are
+# remembered that long.
+UPDATE_SEEN_SECONDS = 24 * 3600
 CHANGE_LANGUAGE = re.compile(r"^/change_language(\{.*\})$", re.DOTALL)
 
 T = TypeVar("T")
@@ -267,7 +278,8 @@ def _retry_after_seconds(error: RetryAfter) -> float:
 
 
 class TelegramChannel:
-    def __init__(self, settings: TelegramSettings, router: Router, feedback: FeedbackService | None = None) -> None:
+    def __init__(self, settings: TelegramSettings, router: Router, feedback: FeedbackService | None = None, *,
+                 shared: SharedState | None = None) -> None:
         if not settings.token:
             raise ValueError("the Telegram channel needs a token")
         if settings.mode not in ("polling", "webhook"):
@@ -282,8 +294,15 @@ class TelegramChannel:
         # Telegram echoes this in a header with every webhook call; generated if not configured.
         self.webhook_secret = settings.webhook_secret or secrets.token_urlsafe(32)
         self.application = self._build_application()
+        # Deliveries outside a turn (an adviser's message) wait for this process's turn of the chat.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
-        self._seen_updates: OrderedDict[int, None] = OrderedDict()
+        shared = shared or SharedState("assistant:local")
+        bot_key = hashlib.sha256(settings.token.encode("utf-8")).hexdigest()[:12]
+        # One poller per bot token, whichever deployment it is in.
+        self._poller = shared.lease("telegram_poller", key=f"assistant:telegram-poller:{bot_key}")
+        self._turn_locks = shared.turn_locks
+        self._once = shared.once
+        self._bot_key = bot_key
         self._runner: asyncio.Task | None = None
         self._ready = False
         router.outbox[CHANNEL] = self.deliver
@@ -303,6 +322,8 @@ class TelegramChannel:
         if self.webhook_mode:
             builder = builder.updater(None)
         application = builder.build()
+        # First, in a group of its own: an update seen before (on any gateway) goes no further.
+        application.add_handler(TypeHandler(Update, self._drop_repeated), group=-1)
         private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
         application.add_handler(CommandHandler("start", self.on_start, filters=private))
         application.add_handler(CommandHandler("language", self.on_language, filters=private))
@@ -350,12 +371,27 @@ class TelegramChannel:
                 "setWebhook", app.bot.set_webhook, url=self.settings.webhook_url, secret_token=self.webhook_secret,
                 allowed_updates=ALLOWED_UPDATES, attempts=None,
             )
-        else:
-            await app.updater.start_polling(
-                poll_interval=0, timeout=POLL_TIMEOUT, bootstrap_retries=-1, allowed_updates=ALLOWED_UPDATES,
-                drop_pending_updates=False,
-            )
         log.info("Telegram channel running (%s) as @%s", self.settings.mode, app.bot.username)
+        if not self.webhook_mode:
+            await self._poll_while_leased()
+
+    async def _poll_while_leased(self) -> None:
+        """Long polling only while this gateway holds the poller lease (never two pollers)."""
+        updater = self.application.updater
+        await self._poller.start()
+        try:
+            while True:
+                await self._poller.wait_until(True)
+                await updater.start_polling(
+                    poll_interval=0, timeout=POLL_TIMEOUT, bootstrap_retries=-1, allowed_updates=ALLOWED_UPDATES,
+                    drop_pending_updates=False,
+                )
+                log.info("polling Telegram (this gateway holds the poller lease)")
+                await self._poller.wait_until(False)
+                log.warning("stopped polling Telegram: the poller lease went to another gateway")
+                await updater.stop()
+        finally:
+            await self._poller.stop()
 
     async def _set_commands(self) -> None:
         """The command menu, in each supported language (and the default language for the rest)."""
@@ -399,19 +435,15 @@ class TelegramChannel:
             update = None
         if update is None:
             return Response(status_code=400)
-        if self._already_seen(update.update_id):
-            return Response(status_code=200)
-        # Handled by the running Application (answering at once keeps Telegram from re-sending).
+        # Handled by the running Application (answering at once keeps Telegram from re-sending);
+        # a repeated update id is dropped there (_drop_repeated), whichever gateway saw it first.
         await self.application.update_queue.put(update)
         return Response(status_code=200)
 
-    def _already_seen(self, update_id: int) -> bool:
-        if update_id in self._seen_updates:
-            return True
-        self._seen_updates[update_id] = None
-        while len(self._seen_updates) > SEEN_UPDATES_KEPT:
-            self._seen_updates.popitem(last=False)
-        return False
+    async def _drop_repeated(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not await self._once.first(f"telegram-update:{self._bot_key}:{update.update_id}", UPDATE_SEEN_SECONDS):
+            log.info("Telegram update %s was delivered before: dropped", update.update_id)
+            raise ApplicationHandlerStop
 
     # --- handlers -----------------------------------------------------------------------------
 
@@ -502,7 +534,13 @@ class TelegramChannel:
 
     # --- conversation -------------------------------------------------------------------------
 
-    def _chat_lock(self, chat_id: int) -> asyncio.Lock:
+    @contextlib.asynccontextmanager
+    async def _chat_lock(self, chat_id: int) -> AsyncIterator[None]:
+        """A chat's turn: one at a time in this process, and across gateways (webhook mode)."""
+        async with self._turn_locks.hold(f"{CHANNEL}:{chat_id}"), self._local_lock(chat_id):
+            yield
+
+    def _local_lock(self, chat_id: int) -> asyncio.Lock:
         lock = self._locks.get(chat_id)
         if lock is None:
             lock = asyncio.Lock()
@@ -550,7 +588,8 @@ class TelegramChannel:
     async def deliver(self, external_id: str, replies: list[Reply]) -> None:
         """Messages outside a user turn: an adviser's, and handoff events."""
         chat_id = int(external_id)
-        async with self._chat_lock(chat_id):
+        # Only this process's lock: a delivery during a turn of another chat must not wait on Redis.
+        async with self._local_lock(chat_id):
             for reply in replies:
                 await self._send_reply(chat_id, reply, reply.language or self.catalog.default)
 

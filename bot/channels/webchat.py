@@ -24,13 +24,19 @@ Limits (bot/limits.py), keyed on the client address behind the trusted
 proxies: new sessions per client address, messages per client address over
 all its sessions, and (in the router) messages per conversation. Turns of one
 session are handled one at a time, in order.
+
+Several gateways (bot/shared/): with REDIS_URL the server's rooms go through Redis
+(python-socketio's AsyncRedisManager), so an emit to a session's room (an adviser's
+message, a handoff event, a reply) reaches that session's tabs on every gateway. The
+socket.io connection id -> session map below stays in this process: a connection lives
+on one gateway (the proxy routes every request of a client to the same one), and after
+a reconnect the client asks for its session again. Turns of one session are one at a
+time across gateways too (bot/shared/locks.py), for two tabs that reached two gateways.
 """
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import weakref
 from datetime import timedelta
 from typing import Any
 
@@ -42,6 +48,7 @@ from bot.feedback import FeedbackService
 from bot.language.catalog import load_catalog
 from bot.language.decision import normalise_tag
 from bot.router import Reply, Router, Turn
+from bot.shared.locks import TurnLocks
 from bot.store.models import as_utc, utcnow
 from bot.texts import text as localized
 
@@ -97,16 +104,20 @@ def request_language(data: Any) -> str:
 
 class WebChat:
     def __init__(self, router: Router, feedback: FeedbackService | None = None, *,
-                 session_idle_hours: float = 24.0) -> None:
+                 session_idle_hours: float = 24.0, client_manager: socketio.AsyncManager | None = None,
+                 turn_locks: TurnLocks | None = None) -> None:
+        """`client_manager`: socket.io's rooms shared through Redis (None: this process's own);
+        `turn_locks`: one turn at a time per session (two tabs, a double click), across gateways
+        when they share Redis."""
         self.router = router
         self.feedback = feedback
         self.session_idle = timedelta(hours=session_idle_hours)
-        self.sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*", max_http_buffer_size=64_000)
+        self.sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*", max_http_buffer_size=64_000,
+                                        client_manager=client_manager)
         # socket.io connection id -> session id, and -> client address (for the per-client limits)
         self._sessions: dict[str, str] = {}
         self._clients: dict[str, str] = {}
-        # One turn at a time per session (two tabs, a double click): replies stay in order.
-        self._turn_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.turn_locks = turn_locks or TurnLocks()
         self.sio.on("connect", self.on_connect)
         self.sio.on("disconnect", self.on_disconnect)
         self.sio.on("session_request", self.on_session_request)
@@ -218,11 +229,8 @@ class WebChat:
             for event in bot_uttered(reply):
                 await self.sio.emit("bot_uttered", event, room=session_id)
 
-    def _turn_lock(self, session_id: str) -> asyncio.Lock:
-        lock = self._turn_locks.get(session_id)
-        if lock is None:
-            lock = self._turn_locks[session_id] = asyncio.Lock()
-        return lock
+    def _turn_lock(self, session_id: str):  # noqa: ANN202 - an async context manager
+        return self.turn_locks.hold(f"{CHANNEL}:{session_id}")
 
     async def on_user_uttered(self, sid: str, data: Any = None) -> None:
         session_id = self._sessions.get(sid)

@@ -5,6 +5,8 @@ and only same-origin pages may connect: no CORS, unlike the widget's server).
 Only a hint travels ("the queue changed", "conversation X has a new message");
 the console then fetches what changed through the authenticated API, so
 nothing is sent to a socket that the API would not show to that adviser.
+With several gateways (REDIS_URL) the hints go through Redis, so an adviser
+hears of a change whichever gateway made it.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ SESSION_COOKIE = "console_session"
 
 
 class ConsoleLive:
-    def __init__(self, accounts: Accounts) -> None:
+    def __init__(self, accounts: Accounts, client_manager: socketio.AsyncManager | None = None) -> None:
         # cors_allowed_origins=None: python-socketio accepts only the gateway's own origin.
-        self.sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=None)
+        self.sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=None, client_manager=client_manager)
         self.accounts = accounts
         self.sio.on("connect", self.on_connect, namespace=NAMESPACE)
 

@@ -324,14 +324,16 @@ class HandoffService:
     # --- the queue -----------------------------------------------------------
 
     async def refresh_positions(self) -> None:
-        """Tell every waiting user their new place when it changed."""
+        """Tell every waiting user their new place when it changed. The place told is
+        compared and set in one UPDATE, so of two gateways (or two requests) refreshing at
+        once only one tells each user."""
         queue = await self._db(self.store.waiting)
         for index, handoff in enumerate(queue):
             position = index + 1
             if handoff.told_position == position:
                 continue
             changed = await self._db(self.store.change, handoff.id, expect_status=(WAITING,),
-                                     told_position=position)
+                                     expect_told_position=handoff.told_position, told_position=position)
             if changed:
                 await self._announce(handoff.conversation_id, "queue_moved", **await self._queue_entities(position))
 

@@ -96,14 +96,17 @@ class HandoffStore:
             return HandoffView.of(handoff) if handoff else None
 
     def change(self, handoff_id: int, *, expect_status: tuple[str, ...], expect_adviser: int | None | str = "any",
-               state: str | None = None, **values: Any) -> bool:
+               expect_told_position: int | None | str = "any", state: str | None = None, **values: Any) -> bool:
         """Move a handoff on if (and only if) it is still in one of `expect_status`
-        (and with `expect_adviser`, when given); sets the conversation's state too."""
+        (and with `expect_adviser` / `expect_told_position`, when given); sets the conversation's state too."""
         with self.db.session() as session:
             query = update(Handoff).where(Handoff.id == handoff_id, Handoff.status.in_(expect_status))
             if expect_adviser != "any":
                 query = query.where(Handoff.adviser_id.is_(None) if expect_adviser is None
                                     else Handoff.adviser_id == expect_adviser)
+            if expect_told_position != "any":
+                query = query.where(Handoff.told_position.is_(None) if expect_told_position is None
+                                    else Handoff.told_position == expect_told_position)
             result = session.execute(query.values(**values).execution_options(synchronize_session=False))
             if result.rowcount != 1:
                 return False
