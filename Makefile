@@ -37,10 +37,13 @@ lock: ## re-resolve every dependency together from pyproject.toml
 	.lockenv/bin/pip freeze --all --exclude-editable | grep -v "^espoo-employment-assistant\|^pip==" > requirements.lock
 	rm -rf .lockenv
 
-# Debian's Chromium for the browser tests (Playwright drives it; no browser download).
+# Debian's Chromium for the browser tests (Playwright drives it; no browser download), and
+# Debian's nginx for the proxy in front of two gateways (tests/test_scaleout.py runs it itself).
 browsers:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 
 train: $(STAMP)
 	$(PY) -m scripts.train

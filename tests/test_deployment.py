@@ -1,5 +1,6 @@
 """The production stack, checked as files (Docker does not run here):
-docker-compose.yml, .env.example, the Dockerfile and the production endpoints."""
+docker-compose.yml, .env.example, the Dockerfile, the production endpoints and the
+proxy's template (deploy/nginx/; tests/test_scaleout.py runs it in Debian's nginx)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import yaml
 
 from bot.paths import PROJECT_ROOT
 from bot.settings import ENV, TELEGRAM_ENV
+from tests.nginx_proxy import TEMPLATE, template_variables
 
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
@@ -33,6 +35,16 @@ def rasa_services(services: dict) -> list[str]:
     return [name for name in services if name.startswith("rasa")]
 
 
+def gateway_services(services: dict) -> list[str]:
+    return [name for name, service in services.items() if service.get("command") == ["python", "-m", "bot", "serve"]]
+
+
+def one_shot_services(services: dict) -> set[str]:
+    """Services that run to completion before others start (the migration)."""
+    return {name for service in services.values() for name, condition in (service.get("depends_on") or {}).items()
+            if isinstance(condition, dict) and condition.get("condition") == "service_completed_successfully"}
+
+
 def variables_in(path) -> set[str]:  # noqa: ANN001
     """The ${VAR}s of a YAML file, comments left out."""
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if not line.lstrip().startswith("#")]
@@ -50,27 +62,33 @@ def example_variables() -> dict[str, str]:
 
 
 def test_every_service_is_there(services: dict) -> None:
-    assert {"gateway", "actions", "postgres", "redis"} <= set(services)
+    assert {"proxy", "migrate", "actions", "postgres", "redis"} <= set(services)
     assert len(rasa_services(services)) >= 2, "several Rasa instances"
+    assert len(gateway_services(services)) >= 2, "several gateways"
 
 
-def test_only_the_gateway_publishes_a_port(services: dict) -> None:
+def test_only_the_proxy_publishes_a_port(services: dict) -> None:
     published = {name for name, service in services.items() if service.get("ports")}
-    assert published == {"gateway"}
-    assert all(str(port).endswith(":8000") for port in services["gateway"]["ports"])
+    assert published == {"proxy"}
+    port = services["proxy"]["environment"]["PROXY_PORT"]
+    assert all(str(published).endswith(f":{port}") for published in services["proxy"]["ports"])
 
 
 def test_internal_services_are_only_on_an_internal_network(compose: dict, services: dict) -> None:
     networks = compose.get("networks") or {}
     internal = {name for name, network in networks.items() if (network or {}).get("internal") is True}
     assert internal, "no network with internal: true"
-    for name in ["actions", "postgres", "redis", *rasa_services(services)]:
+    for name in ["actions", "postgres", "redis", "migrate", *rasa_services(services)]:
         joined = set(services[name].get("networks") or ["default"])
         assert joined and joined <= internal, f"{name} is on {sorted(joined - internal)}, reachable from outside"
         assert not services[name].get("ports"), name
-    gateway = set(services["gateway"]["networks"])
-    assert gateway & internal, "the gateway must reach the internal services"
-    assert gateway - internal, "the gateway's published port needs a network that is not internal"
+    proxy = set(services["proxy"]["networks"])
+    assert proxy and not proxy & internal, "the proxy reaches only the gateways"
+    for name in gateway_services(services):
+        gateway = set(services[name]["networks"])
+        assert gateway & internal, f"{name} must reach the internal services"
+        assert gateway & proxy, f"the proxy must reach {name}"
+        assert not services[name].get("ports"), f"{name}: only the proxy is published"
 
 
 def test_rasa_requires_the_token_and_the_gateway_sends_the_same(services: dict) -> None:
@@ -78,7 +96,8 @@ def test_rasa_requires_the_token_and_the_gateway_sends_the_same(services: dict) 
     for name in rasa_services(services):
         assert str(services[name]["environment"]["RASA_TOKEN"]).startswith(required), name
         assert services[name]["command"][-1] == "rasa" and "scripts.serve" in services[name]["command"]
-    assert str(services["gateway"]["environment"]["RASA_TOKEN"]).startswith(required)
+    for name in gateway_services(services):
+        assert str(services[name]["environment"]["RASA_TOKEN"]).startswith(required), name
     assert "scripts.serve" in services["actions"]["command"] and services["actions"]["command"][-1] == "actions"
     # The credentials ask for the token on the REST webhook too.
     credentials = yaml.safe_load((PROJECT_ROOT / "config" / "credentials.yml").read_text(encoding="utf-8"))
@@ -86,10 +105,11 @@ def test_rasa_requires_the_token_and_the_gateway_sends_the_same(services: dict) 
 
 
 def test_the_gateway_purges_the_tracker_store_the_rasa_services_use(services: dict) -> None:
-    url = services["gateway"]["environment"]["TRACKER_STORE_URL"]
-    for name in rasa_services(services):
-        database = services[name]["environment"]["DB_NAME"]
-        assert url.startswith("postgresql://") and url.endswith(f"@postgres:5432/{database}"), (url, database)
+    for gateway in gateway_services(services):
+        url = services[gateway]["environment"]["TRACKER_STORE_URL"]
+        for name in rasa_services(services):
+            database = services[name]["environment"]["DB_NAME"]
+            assert url.startswith("postgresql://") and url.endswith(f"@postgres:5432/{database}"), (url, database)
 
 
 def test_make_run_starts_the_internal_services_through_serve() -> None:
@@ -109,7 +129,11 @@ def test_every_service_keeps_bounded_logs(services: dict) -> None:
 
 
 def test_every_service_has_a_health_check(services: dict) -> None:
+    """Except the one-shot migration, which others wait for to finish instead."""
     for name, service in services.items():
+        if name in one_shot_services(services):
+            assert service.get("restart") == "no", f"{name} runs once: it must not be restarted"
+            continue
         assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
 
 
@@ -120,7 +144,7 @@ def test_postgres_keeps_its_data_in_a_named_volume(compose: dict, services: dict
 
 
 def test_the_project_services_use_the_project_image(services: dict) -> None:
-    for name in ["gateway", "actions", *rasa_services(services)]:
+    for name in ["migrate", "actions", *gateway_services(services), *rasa_services(services)]:
         assert services[name].get("build") == ".", name
 
 
@@ -155,12 +179,51 @@ def test_no_secret_in_versioned_files(services: dict) -> None:
 
 
 def test_the_gateway_gets_every_setting_the_code_reads(services: dict) -> None:
-    environment = services["gateway"]["environment"]
-    for variable in [*ENV.values(), *TELEGRAM_ENV.values()]:
-        assert variable in environment, f"{variable} (bot/settings.py) not set for the gateway"
-    assert environment["DATABASE_URL"].startswith("postgresql://")
-    urls = environment["RASA_URLS"].split(",")
-    assert {url.split("//")[1].split(":")[0] for url in urls} == set(rasa_services(services))
+    for name in gateway_services(services):
+        environment = services[name]["environment"]
+        for variable in [*ENV.values(), *TELEGRAM_ENV.values()]:
+            assert variable in environment, f"{variable} (bot/settings.py) not set for {name}"
+        assert environment["DATABASE_URL"].startswith("postgresql://")
+        urls = environment["RASA_URLS"].split(",")
+        assert {url.split("//")[1].split(":")[0] for url in urls} == set(rasa_services(services))
+
+
+def test_the_gateways_share_one_database_and_redis_and_the_migration_runs_first(services: dict) -> None:
+    gateways = [services[name] for name in gateway_services(services)]
+    assert all(g["environment"] == gateways[0]["environment"] for g in gateways), "the gateways differ"
+    environment = gateways[0]["environment"]
+    assert environment["REDIS_URL"].startswith("redis://"), "several gateways share socket.io, limits and leases"
+    assert str(environment["MIGRATE_ON_START"]).lower() == "false"
+    migrate = services["migrate"]
+    assert migrate["command"] == ["python", "-m", "bot", "migrate"]
+    assert migrate["environment"]["DATABASE_URL"] == environment["DATABASE_URL"]
+    assert "migrate" in one_shot_services(services)
+    for gateway in gateways:
+        assert gateway["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+
+
+def test_the_proxy_is_official_nginx_routing_sticky_to_every_gateway(compose: dict, services: dict) -> None:
+    proxy = services["proxy"]
+    assert re.fullmatch(r"nginx:1\.(2[89]|[3-9][0-9])[-.\w]*", proxy["image"]), "the official image, 1.28 or later"
+    mounts = [str(v).split(":") for v in proxy["volumes"]]
+    assert ["./deploy/nginx/templates", "/etc/nginx/templates", "ro"] in mounts
+    environment = proxy["environment"]
+    assert template_variables() <= set(environment), sorted(template_variables() - set(environment))
+    upstreams = {value.split(":")[0] for key, value in environment.items() if re.fullmatch(r"GATEWAY_\d+", key)}
+    assert upstreams == set(gateway_services(services)), "every gateway behind the proxy, and only they"
+    assert all(f"${{GATEWAY_{n}}}" in TEMPLATE.read_text() for n in range(1, len(upstreams) + 1))
+    template = TEMPLATE.read_text()
+    # Sticky routing for socket.io's long polling, the client's own address, WebSocket upgrade.
+    assert re.search(r"upstream assistant_gateways \{[^}]*\bip_hash;", template)
+    assert "real_ip_header X-Forwarded-For;" in template and "set_real_ip_from ${REAL_IP_FROM};" in template
+    assert "proxy_set_header Upgrade $http_upgrade;" in template
+    assert "proxy_set_header Connection $connection_upgrade;" in template
+    # The gateways trust X-Forwarded-For from the proxy's fixed address and from nobody else.
+    address = proxy["networks"]["edge"]["ipv4_address"]
+    for name in gateway_services(services):
+        assert services[name]["environment"]["FORWARDED_ALLOW_IPS"] == address
+    subnet = compose["networks"]["edge"]["ipam"]["config"][0]["subnet"]
+    assert subnet.startswith("${EDGE_SUBNET:-172.31.240.0/24}") and address == "${PROXY_ADDRESS:-172.31.240.10}"
 
 
 def test_rasa_gets_every_variable_of_the_production_endpoints(services: dict) -> None:
