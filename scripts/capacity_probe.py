@@ -15,7 +15,7 @@ For each: turns per second, turn latency p50/p95 at the client, CPU seconds per 
 each process (from /proc: utime + stime), PostgreSQL transactions and row writes per
 turn (pg_stat_database of the gateway's and of the tracker store's database) and Redis
 commands per turn (INFO stats of the whole server: other users of the same Redis add
-to it). Needs PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379.
+to it) and the processes' resident memory at the end. Needs PostgreSQL at 127.0.0.1:5432 and Redis at 127.0.0.1:6379.
 
     .venv/bin/python -m scripts.capacity_probe [--users 8] [--seconds 40] [--json out.json]
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import subprocess
@@ -67,6 +68,13 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def children(pid: int) -> list[int]:
@@ -171,6 +179,7 @@ def measure(name: str, users: int, seconds: float, turn: Callable[[int, int], No
                  "row_writes": round((pg_after[db][1] - pg_before[db][1]) / turns, 1)}
             for db in databases if db in pg_after and db in pg_before},
         "redis_commands_per_turn": round((redis_after - redis_before) / turns, 1),
+        "rss_mb": {role: round(sum(rss_mb(p) for p in ps)) for role, ps in pids.items()},
     }
     print(json.dumps(result), flush=True)
     return result
@@ -208,6 +217,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=40)
     parser.add_argument("--json", type=Path)
     options = parser.parse_args()
+    logging.getLogger("engineio.client").setLevel(logging.CRITICAL)  # "packet queue is empty" on close
     work = Path(tempfile.mkdtemp(prefix="capacity-"))
     token = resolve_rasa_token()
     results = []

@@ -4,17 +4,21 @@ proxy's template (deploy/nginx/; tests/test_scaleout.py runs it in Debian's ngin
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
+import subprocess
 
 import pytest
 import yaml
 
 from bot.paths import PROJECT_ROOT
 from bot.settings import ENV, TELEGRAM_ENV
-from tests.nginx_proxy import TEMPLATE, template_variables
+from tests.nginx_proxy import TEMPLATE, nginx_binary, render_template, template_variables
 
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
+NGINX_MAIN = PROJECT_ROOT / "deploy" / "nginx" / "nginx.conf"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 PRODUCTION_ENDPOINTS = PROJECT_ROOT / "config" / "endpoints.production.yml"
 # ${VAR}, ${VAR:-default}, ${VAR:?error}; not the escaped $${VAR}.
@@ -207,6 +211,7 @@ def test_the_proxy_is_official_nginx_routing_sticky_to_every_gateway(compose: di
     assert re.fullmatch(r"nginx:1\.(2[89]|[3-9][0-9])[-.\w]*", proxy["image"]), "the official image, 1.28 or later"
     mounts = [str(v).split(":") for v in proxy["volumes"]]
     assert ["./deploy/nginx/templates", "/etc/nginx/templates", "ro"] in mounts
+    assert ["./deploy/nginx/nginx.conf", "/etc/nginx/nginx.conf", "ro"] in mounts
     environment = proxy["environment"]
     assert template_variables() <= set(environment), sorted(template_variables() - set(environment))
     upstreams = {value.split(":")[0] for key, value in environment.items() if re.fullmatch(r"GATEWAY_\d+", key)}
@@ -222,8 +227,12 @@ def test_the_proxy_is_official_nginx_routing_sticky_to_every_gateway(compose: di
     address = proxy["networks"]["edge"]["ipv4_address"]
     for name in gateway_services(services):
         assert services[name]["environment"]["FORWARDED_ALLOW_IPS"] == address
-    subnet = compose["networks"]["edge"]["ipam"]["config"][0]["subnet"]
-    assert subnet.startswith("${EDGE_SUBNET:-172.31.240.0/24}") and address == "${PROXY_ADDRESS:-172.31.240.10}"
+    ipam = compose["networks"]["edge"]["ipam"]["config"][0]
+    assert ipam["subnet"] == "${EDGE_SUBNET:-172.31.240.0/24}" and address == "${PROXY_ADDRESS:-172.31.240.10}"
+    # Other containers get addresses from a range that leaves the proxy's free.
+    dynamic = ipaddress.ip_network(ipam["ip_range"].split(":-")[1].rstrip("}"))
+    fixed = ipaddress.ip_address(address.split(":-")[1].rstrip("}"))
+    assert dynamic.subnet_of(ipaddress.ip_network(ipam["subnet"].split(":-")[1].rstrip("}"))) and fixed not in dynamic
 
 
 def test_rasa_gets_every_variable_of_the_production_endpoints(services: dict) -> None:
@@ -253,3 +262,25 @@ def test_dockerfile_is_multi_stage_and_does_not_run_as_root() -> None:
     # The model is trained at build time, into the image.
     assert any("scripts.train" in line for line in lines)
     assert (PROJECT_ROOT / ".dockerignore").read_text().split().count(".venv") == 1
+
+
+def test_the_proxys_configuration_is_valid_for_nginx(tmp_path) -> None:  # noqa: ANN001
+    """deploy/nginx/nginx.conf with the site rendered from the template, checked by Debian's
+    nginx (`nginx -t`); only the official image's paths and user are swapped for this machine's,
+    and the gateways' names for addresses (nginx -t looks names up; 1.22 has no `resolve`)."""
+    main = NGINX_MAIN.read_text(encoding="utf-8")
+    assert "include /etc/nginx/conf.d/*.conf;" in main
+    connections = int(re.search(r"worker_connections\s+(\d+);", main).group(1))
+    assert connections >= 8192, "two connections per long-polling user"
+    site = tmp_path / "site.conf"
+    site.write_text(render_template({"GATEWAY_1": "127.0.0.1:1", "GATEWAY_2": "127.0.0.1:2", "GATEWAY_RESOLVE": "",
+                                     "PROXY_RESOLVER": "127.0.0.11", "PROXY_PORT": "8080",
+                                     "REAL_IP_FROM": "172.31.240.1"}))
+    main = (main.replace("user  nginx;", "user  root;" if os.geteuid() == 0 else "")
+            .replace("/var/log/nginx/", f"{tmp_path}/").replace("/run/nginx.pid", f"{tmp_path}/nginx.pid")
+            .replace("include /etc/nginx/conf.d/*.conf;", f"include {site};"))
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(main)
+    check = subprocess.run([nginx_binary(), "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"),
+                            "-c", str(conf)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr

@@ -148,7 +148,8 @@ class WebChat:
                 # No new session: the client is told why (in the widget's language) and may ask again later.
                 language = request_language(data)
                 await self.sio.emit("bot_uttered", {"text": localized(language, "gateway.rate_limited"),
-                                                    "metadata": message_metadata(language)}, room=sid)
+                                                    "metadata": message_metadata(language)}, room=sid,
+                                    ignore_queue=True)
                 return
             session_id = new_session_id()
         await self._confirm(sid, session_id)
@@ -160,8 +161,9 @@ class WebChat:
         self._sessions[sid] = session_id
         # Awaited: Rasa 3.6.21's own channel forgets to, and replies get lost.
         await self.sio.enter_room(sid, session_id)
-        await self.sio.emit("session_confirm", session_id, room=sid)
-        await self.sio.emit("history", await self._history(session_id), room=sid)
+        # To this connection, which is on this gateway: not through Redis.
+        await self.sio.emit("session_confirm", session_id, room=sid, ignore_queue=True)
+        await self.sio.emit("history", await self._history(session_id), room=sid, ignore_queue=True)
 
     async def _restorable(self, session_id: Any) -> bool:
         """A session id the store knows, whose conversation was not ended and is not idle too long."""
