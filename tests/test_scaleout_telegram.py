@@ -3,8 +3,8 @@ API (tests/fake_telegram.py), which, like Telegram, answers 409 Conflict to a se
 poll of the same bot:
 
 - polling: exactly one gateway polls at a time (the poller lease), every update is
-  answered once, and when the polling gateway is killed (kill -9) the other starts
-  polling within seconds;
+  answered once, and when the polling gateway is killed (kill -9), or cut off from Redis
+  (it stops polling before the other starts), the other starts polling within seconds;
 - webhook: either gateway takes an update, and one delivered to both is answered once.
 
 `/start` is answered by the channel itself (privacy note and language menu), so no Rasa
@@ -30,6 +30,7 @@ from bot.texts import text as localized
 from tests.fake_telegram import FakeTelegram, TelegramUser
 from tests.faults.cluster import Service, base_url, gateway_service
 from tests.helpers import free_port
+from tests.tcp_relay import TcpRelay
 from tests.test_telegram import post
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
@@ -50,9 +51,10 @@ def redis_url() -> str:
 
 
 @contextmanager
-def two_gateways(fake: FakeTelegram, work: Path, redis_url: str, **telegram: str) -> Iterator[list[Service]]:
-    """Gateways "a" and "b" on one (migrated) SQLite database and one Redis, each calling the
-    fake Bot API at an address of its own."""
+def two_gateways(fake: FakeTelegram, work: Path, redis_url: str | dict[str, str], **telegram: str
+                 ) -> Iterator[list[Service]]:
+    """Gateways "a" and "b" on one (migrated) SQLite database and one Redis (`redis_url`, or
+    one address of it per gateway), each calling the fake Bot API at an address of its own."""
     database_url = f"sqlite:///{work / 'gateway.db'}"
     subprocess.run([sys.executable, "-m", "bot", "migrate"], cwd=PROJECT_ROOT, check=True, capture_output=True,
                    env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "DATABASE_URL": database_url})
@@ -60,7 +62,8 @@ def two_gateways(fake: FakeTelegram, work: Path, redis_url: str, **telegram: str
     for name in ("a", "b"):
         (work / name).mkdir()
         gateways.append(gateway_service(work / name, f"http://127.0.0.1:{free_port()}", {
-            "DATABASE_URL": database_url, "MIGRATE_ON_START": "false", "REDIS_URL": redis_url,
+            "DATABASE_URL": database_url, "MIGRATE_ON_START": "false",
+            "REDIS_URL": redis_url if isinstance(redis_url, str) else redis_url[name],
             "LEASE_SECONDS": str(LEASE_SECONDS), "TELEGRAM_TOKEN": fake.token,
             "TELEGRAM_API_URL": fake.api_url(name), **telegram,
         }))
@@ -124,6 +127,30 @@ def test_one_gateway_polls_and_another_takes_over_when_it_is_killed(redis_url: s
         assert starts(fake, late) == 1
         assert_one_poller_at_a_time(fake)
         assert not fake.unknown_methods, fake.unknown_methods
+
+
+def test_a_poller_cut_off_from_redis_stops_before_the_other_starts(redis_url: str, tmp_path: Path) -> None:
+    relays = {name: TcpRelay("127.0.0.1", 6379) for name in "ab"}
+    urls = {name: f"redis://127.0.0.1:{relay.port}/12" for name, relay in relays.items()}
+    try:
+        with FakeTelegram(new_token()) as fake, two_gateways(fake, tmp_path, urls):
+            fake.wait_for(lambda: fake.polls_of(), 60, "a gateway to poll")
+            poller = fake.polls_of()[0].caller
+            other = "b" if poller == "a" else "a"
+            relays[poller].disable()  # the poller cannot renew its lease any more
+            fake.wait_for(lambda: fake.polls_of(other), LEASE_SECONDS * 1.25 + 10, "the other gateway to poll")
+            last_of_poller = max(p.ended or time.monotonic() for p in fake.polls_of(poller))
+            assert last_of_poller <= fake.polls_of(other)[0].started
+            assert_one_poller_at_a_time(fake)
+            user = new_user()
+            fake.send_command(user, "/start")
+            fake.wait_for(lambda: starts(fake, user), 60, "the /start answer")
+            time.sleep(1)
+            assert starts(fake, user) == 1
+            assert {p.caller for p in fake.polls_of() if p.started > fake.polls_of(other)[0].started} == {other}
+    finally:
+        for relay in relays.values():
+            relay.close()
 
 
 def test_in_webhook_mode_either_gateway_takes_an_update_and_a_repeated_one_is_answered_once(
