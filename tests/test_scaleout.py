@@ -52,7 +52,7 @@ pytestmark = pytest.mark.servers
 REDIS_URL = "redis://127.0.0.1:6379/13"
 LEASE_SECONDS = 2
 # The second user in the queue gives up waiting after this long (the timer under test).
-WAITING_TIMEOUT_MINUTES = 0.3
+WAITING_TIMEOUT_MINUTES = 0.4
 CONVERSATION_LIMIT = 8
 
 
