@@ -174,8 +174,8 @@ class WebChat:
                 if self.router.handoff is not None:
                     await self.router.handoff.end_for_user(conversation.id)
                 await to_thread.run_sync(self.router.store.end_conversation, conversation.id)
-            # Other tabs of the same session start afresh too.
-            await self.sio.emit("session_ended", {}, room=session_id)
+            # Other tabs of the same session start afresh too (this one gets its new session below).
+            await self.sio.emit("session_ended", {}, room=session_id, skip_sid=sid)
         await self._confirm(sid, new_session_id())
 
     async def _history(self, session_id: str) -> list[dict[str, Any]]:
