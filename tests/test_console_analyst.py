@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from starlette.testclient import TestClient
 
 from bot.app import create_app
@@ -26,7 +26,7 @@ from bot.insights.inbox import Inbox
 from bot.insights.log import InsightsLog
 from bot.settings import Settings
 from bot.store.db import Database
-from bot.store.models import Handoff, Message, UnresolvedQuestion
+from bot.store.models import Conversation, Handoff, Message, UnresolvedQuestion
 from bot.store.repository import ConversationStore
 from tests.console_helpers import PASSWORD, sign_in
 
@@ -337,14 +337,29 @@ def test_the_report_shows_the_numbers_of_the_history(env) -> None:
     assert_masked(response.text)
 
 
-def test_the_report_defaults_to_the_last_seven_full_days(env) -> None:
-    app, _, _ = env
+def test_the_report_defaults_to_a_period_that_includes_today(env) -> None:
+    """Issue 12, item 13: the first page an analyst opens shows today too (the last 30 days)."""
+    app, database, _ = env
+    conversations = ConversationStore(database)
+    conversation = conversations.get_or_create("webchat", "web-today")
+    conversations.add_message(conversation.id, "in", "user", "kysyn tänään", language="fi", status="answered")
     today = datetime.now(HELSINKI).date()
-    with client_for(app) as client:
-        sign_in(client, "aino")
-        text = client.get("/console/reports").text
-    assert f'name="since" value="{today - timedelta(days=7)}"' in text
-    assert f'name="until" value="{today - timedelta(days=1)}"' in text
+    since = today - timedelta(days=29)
+    seeded = sum(1 for *_, messages in CONVERSATIONS for at, _, _ in messages
+                 if since <= at.astimezone(HELSINKI).date() <= today)
+    try:
+        with client_for(app) as client:
+            sign_in(client, "aino")
+            text = norm(client.get("/console/reports").text)
+            download = client.get("/console/reports/volumes.csv")
+    finally:
+        with database.session() as session:
+            session.execute(delete(Conversation).where(Conversation.id == conversation.id))
+    assert f'name="since" value="{since}"' in text
+    assert f'name="until" value="{today}"' in text
+    assert f"User messages: <strong>{seeded + 1}</strong>" in text
+    # The CSV files have the same default period.
+    assert download.headers["content-disposition"].endswith(f"_{since}_{today}.csv")
 
 
 def test_a_bad_period_is_refused_with_a_message(env) -> None:

@@ -1,6 +1,7 @@
 """The adviser console under /console: sign-in, the queue, chats, contact requests.
 
-Pages are plain HTML with one script (bot/static/console/); everything else is
+Pages are Jinja2 templates (bot/templates/console/) with one script
+(bot/static/console/); everything else is
 a JSON API. Every API route needs a signed-in session (401 otherwise), every
 state-changing one also the session's CSRF token in the `X-CSRF-Token` header
 or the `csrf_token` form field (403 otherwise). Acting on a chat needs it to
@@ -10,7 +11,6 @@ be the adviser's own (a claim, or a transfer to them).
 from __future__ import annotations
 
 import asyncio
-import html
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -25,13 +25,14 @@ from starlette.routing import Route
 
 from bot.console.auth import ROLES, UI_LANGUAGES, Accounts, SignedIn, Throttled
 from bot.console.live import SESSION_COOKIE
-from bot.console.texts import console_text, console_texts
+from bot.console.texts import Texts, console_text, console_texts
 from bot.console.topics import catalogue, topic_titles
 from bot.handoff.service import HandoffService
 from bot.handoff.store import HandoffStore, HandoffView
 from bot.language.catalog import load_catalog
 from bot.store.models import Adviser, utcnow
 from bot.store.repository import ConversationStore
+from bot.templating import render
 
 LOGIN_CSRF_COOKIE = "console_login_csrf"
 CONSOLE_CSP = (
@@ -154,26 +155,9 @@ class Console:
     async def login_page(self, request: Request, error: str | None = None, status: int = 200) -> Response:
         ui = request.query_params.get("lang") if request.query_params.get("lang") in UI_LANGUAGES else "fi"
         token = secrets.token_urlsafe(32)
-        t = console_texts(ui)
         other = "en" if ui == "fi" else "fi"
-        error_html = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
-        body = f"""<!doctype html>
-<html lang="{ui}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(t['title'])}</title><link rel="stylesheet" href="/static/console/console.css"></head>
-<body class="login"><main>
-<h1>{html.escape(t['title'])}</h1>
-<p>{html.escape(t['welcome'])}</p><p lang="sv">{html.escape(t['welcome_sv'])}</p>
-{error_html}
-<form method="post" action="/console/login?lang={ui}">
-<input type="hidden" name="csrf_token" value="{token}">
-<label for="username">{html.escape(t['username'])}</label>
-<input id="username" name="username" autocomplete="username" required maxlength="64">
-<label for="password">{html.escape(t['password'])}</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="256">
-<button type="submit">{html.escape(t['sign_in'])}</button>
-</form>
-<p><a href="/console/login?lang={other}" lang="{other}">{'Suomeksi' if other == 'fi' else 'In English'}</a></p>
-</main></body></html>"""
+        body = render("console/login.html", ui=ui, csrf_token=None, t=Texts(ui), error=error, login_token=token,
+                      other={"code": other, "label": "Suomeksi" if other == "fi" else "In English"})
         response = HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
         self._cookie(response, LOGIN_CSRF_COOKIE, token, max_age=3600)
         return response
@@ -216,14 +200,7 @@ class Console:
             # Analysts have no chats: their views are the reports and the inbox (bot/console/analyst.py).
             return RedirectResponse("/console/reports", status_code=303, headers=SECURITY_HEADERS)
         ui = signed_in.adviser.ui_language
-        t = console_texts(ui)
-        body = f"""<!doctype html>
-<html lang="{ui}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="csrf-token" content="{html.escape(signed_in.csrf_token)}">
-<title>{html.escape(t['title'])}</title><link rel="stylesheet" href="/static/console/console.css"></head>
-<body><div id="console" aria-live="off"></div>
-<script src="/static/socket.io.min.js"></script><script src="/static/console/console.js"></script>
-</body></html>"""
+        body = render("console/adviser.html", ui=ui, csrf_token=signed_in.csrf_token, t=Texts(ui))
         return HTMLResponse(body, headers=SECURITY_HEADERS)
 
     # --- API --------------------------------------------------------------------
