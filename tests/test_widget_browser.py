@@ -19,14 +19,12 @@ from playwright.sync_api import (
     Browser,
     BrowserContext,
     Page,
-    Playwright,
     Request,
     WebSocket,
     expect,
-    sync_playwright,
 )
 
-from tests.helpers import CHROMIUM_ARGS, Gateway
+from tests.helpers import Gateway
 
 pytestmark = pytest.mark.browser
 
@@ -84,19 +82,6 @@ class Recorder:
             if parts.scheme not in ("http", "https", "ws", "wss") or parts.netloc != expected:
                 out.append(url)
         return out
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
-    yield browser
-    browser.close()
 
 
 @pytest.fixture

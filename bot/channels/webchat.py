@@ -91,7 +91,10 @@ class WebChat:
         return None
 
     async def on_disconnect(self, sid: str, *args: Any) -> None:
-        self._sessions.pop(sid, None)
+        session_id = self._sessions.pop(sid, None)
+        # Gone for the advisers' console when the last tab of the session (on this process) closes.
+        if session_id is not None and session_id not in self._sessions.values():
+            await to_thread.run_sync(self.router.store.mark_client, CHANNEL, session_id, "disconnected")
 
     async def on_session_request(self, sid: str, data: Any = None) -> None:
         requested = data.get("session_id") if isinstance(data, dict) else None
@@ -101,6 +104,7 @@ class WebChat:
                 session_id = requested
         session_id = session_id or new_session_id()
         self._sessions[sid] = session_id
+        await to_thread.run_sync(self.router.store.mark_client, CHANNEL, session_id, "connected")
         # Awaited: Rasa 3.6.21's own channel forgets to, and replies get lost.
         await self.sio.enter_room(sid, session_id)
         await self.sio.emit("session_confirm", session_id, room=sid)

@@ -24,12 +24,16 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from bot.console.auth import ROLES, UI_LANGUAGES, Accounts, SignedIn, Throttled
+from bot.console.contacts import conversation as contact_conversation
+from bot.console.contacts import questions as contact_questions
 from bot.console.live import SESSION_COOKIE
+from bot.console.presence import client_status
 from bot.console.texts import Texts, console_text, console_texts
 from bot.console.topics import catalogue, topic_titles
 from bot.handoff.service import HandoffService
 from bot.handoff.store import HandoffStore, HandoffView
 from bot.language.catalog import load_catalog
+from bot.store.client_presence import ClientTimes
 from bot.store.models import Adviser, utcnow
 from bot.store.repository import ConversationStore
 from bot.templating import render
@@ -121,6 +125,7 @@ class Console:
             Route("/console/api/contact-requests", api(self.contact_requests)),
             Route("/console/api/contact-requests/{id:int}/handled", api(self.contact_handled, write=True),
                   methods=["POST"]),
+            Route("/console/api/contact-requests/{id:int}/conversation", api(self.contact_conversation)),
             Route("/console/api/presence", api(self.presence, write=True), methods=["POST"]),
             Route("/console/api/ui-language", api(self.ui_language, write=True), methods=["POST"]),
         ]
@@ -220,7 +225,8 @@ class Console:
                          if a.active and a.role in CHAT_ROLES and a.id != adviser.id],
         })
 
-    def _item(self, handoff: HandoffView, ui: str, now: datetime, names: dict[int, str]) -> dict[str, Any]:
+    def _item(self, handoff: HandoffView, ui: str, now: datetime, names: dict[int, str],
+              clients: dict[str, ClientTimes] | None = None) -> dict[str, Any]:
         return {
             "id": handoff.id,
             "status": handoff.status,
@@ -236,6 +242,8 @@ class Console:
             "preview": (handoff.preview or "")[:200],
             "adviser": names.get(handoff.adviser_id) if handoff.adviser_id else None,
             "adviser_id": handoff.adviser_id,
+            # Is the user still there: the web chat open or closed, Telegram blocked; when they last wrote.
+            "client": client_status((clients or {}).get(handoff.conversation_id), now),
         }
 
     async def queue(self, request: Request, signed_in: SignedIn) -> Response:
@@ -247,18 +255,20 @@ class Console:
         advisers = await to_thread.run_sync(self.store.advisers)
         online = await to_thread.run_sync(self.store.online_advisers, self.handoffs.config.adviser_online_seconds)
         names = {a.id: a.display_name for a in advisers}
+        clients = await to_thread.run_sync(self.conversations.client_times,
+                                           [h.conversation_id for h in [*waiting, *chatting]])
         ui = adviser.ui_language
         spoken = set(adviser.languages or [])
         # The users whose language this adviser speaks first, then first come first.
         waiting.sort(key=lambda h: (h.language not in spoken, h.requested_at))
-        items = [{**self._item(h, ui, now, names), "speaks": h.language in spoken} for h in waiting]
+        items = [{**self._item(h, ui, now, names, clients), "speaks": h.language in spoken} for h in waiting]
         return _json({
             "open": self.handoffs.config.hours.is_open(now),
             "online": len(online),
             "available": adviser.available,
             "waiting": items,
-            "mine": [self._item(h, ui, now, names) for h in chatting if h.adviser_id == adviser.id],
-            "others": [self._item(h, ui, now, names) for h in chatting if h.adviser_id != adviser.id],
+            "mine": [self._item(h, ui, now, names, clients) for h in chatting if h.adviser_id == adviser.id],
+            "others": [self._item(h, ui, now, names, clients) for h in chatting if h.adviser_id != adviser.id],
         })
 
     async def _handoff_for(self, request: Request) -> HandoffView | None:
@@ -345,12 +355,23 @@ class Console:
         ui = signed_in.adviser.ui_language
         rows = await to_thread.run_sync(self.store.contact_requests)
         titles = topic_titles(ui)
+        asked = await to_thread.run_sync(contact_questions, self.store.db, rows, self.catalog)
         return _json({"contact_requests": [{
             "id": r.id, "contact": r.contact, "contact_type": r.contact_type, "language": r.language,
             "language_name": language_label(r.language, ui), "channel": r.channel,
             "topic_title": titles.get(r.topic or "", r.topic), "created_at": r.created_at.isoformat(),
             "handled": r.handled_at is not None,
+            # The user's question (masked); the whole conversation from contact-requests/{id}/conversation.
+            "question": asked.get(r.id),
         } for r in rows]})
+
+    async def contact_conversation(self, request: Request, signed_in: SignedIn) -> Response:
+        """The conversation that led to a contact request, masked (for advisers and admins)."""
+        row = await to_thread.run_sync(self.store.contact_request, int(request.path_params["id"]))
+        if row is None:
+            return _json({"error": "not_found"}, 404)
+        messages = await to_thread.run_sync(contact_conversation, self.store.db, row, self.catalog)
+        return _json({"id": row.id, "stored": row.conversation_id is not None, "messages": messages})
 
     async def contact_handled(self, request: Request, signed_in: SignedIn) -> Response:
         done = await to_thread.run_sync(self.store.mark_contact_handled, int(request.path_params["id"]),

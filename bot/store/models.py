@@ -50,6 +50,12 @@ class Conversation(Base):
     offered_payloads = Column(JSON, nullable=False, default=list)
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+    # Whether the user's chat is still open, for the advisers (bot/store/client_presence.py):
+    # the web chat widget's last connection (a new conversation: its first message) and
+    # disconnection; Telegram: when a message to the user was refused (they blocked the bot).
+    client_connected_at = Column(DateTime(timezone=True), nullable=True, default=utcnow)
+    client_disconnected_at = Column(DateTime(timezone=True), nullable=True)
+    client_blocked_at = Column(DateTime(timezone=True), nullable=True)
 
     messages = relationship("Message", back_populates="conversation", order_by="Message.id")
 

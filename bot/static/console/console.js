@@ -70,20 +70,53 @@
       el("p", {}, [el("label", { for: "ui-language", text: t("ui_language") + " " }), ui]),
       signOut,
     ]));
-    root.appendChild(el("p", { id: "status-message", role: "status", "aria-live": "polite", class: "status" }));
-    root.appendChild(el("p", { id: "hours", class: "hours" }));
-    root.appendChild(el("div", { class: "columns" }, [
-      el("nav", { "aria-label": t("queue") }, [
-        section("queue", t("queue")), section("mine", t("my_chats")), section("others", t("others_chats")),
-        section("contacts", t("contact_requests")),
+    // Everything below the header is in the page's one main landmark; each list and the chat
+    // is a region of its own (a section named by its heading).
+    root.appendChild(el("main", { id: "main" }, [
+      el("p", { id: "status-message", role: "status", "aria-live": "polite", class: "status" }),
+      el("p", { id: "hours", class: "hours" }),
+      el("div", { class: "columns" }, [
+        el("div", { class: "lists" }, [
+          section("queue", t("queue")), section("mine", t("my_chats")), section("others", t("others_chats")),
+          section("contacts", t("contact_requests")),
+        ]),
+        el("section", { id: "chat", "aria-label": t("transcript") }),
       ]),
-      el("main", { id: "chat", "aria-label": t("transcript") }),
     ]));
   }
   function section(id, title) {
     return el("section", { "aria-labelledby": id + "-title" }, [
       el("h2", { id: id + "-title", text: title }), el("ul", { id: id, class: "items" }),
     ]);
+  }
+
+  // --- is the user still there (bot/console/presence.py) ---------------------
+  function presenceText(client) {
+    if (!client) return "";
+    var parts = [];
+    if (client.state === "open") parts.push(t("client.open"));
+    if (client.state === "closed") parts.push(t("client.closed", { minutes: client.minutes }));
+    if (client.state === "blocked") parts.push(t("client.blocked"));
+    if (client.last_wrote_minutes === null) parts.push(t("client.never_wrote"));
+    else if (client.last_wrote_minutes < 1) parts.push(t("client.last_wrote_now"));
+    else parts.push(t("client.last_wrote", { minutes: client.last_wrote_minutes }));
+    return parts.join(" · ");
+  }
+  function presenceNode(client, id) {
+    return el("span", { class: "presence" + (client && client.state ? " presence-" + client.state : ""), id: id,
+      "data-state": client && client.state ? client.state : null, text: presenceText(client) });
+  }
+  function queued(id) {
+    if (!state.queue) return null;
+    var all = state.queue.waiting.concat(state.queue.mine, state.queue.others);
+    for (var i = 0; i < all.length; i++) { if (all[i].id === id) return all[i]; }
+    return null;
+  }
+  function updateChatPresence() {
+    var line = document.getElementById("chat-presence");
+    var item = state.selected === null ? null : queued(state.selected);
+    if (!line) return;
+    line.replaceWith(presenceNode(item ? item.client : null, "chat-presence"));
   }
 
   // --- queue ----------------------------------------------------------------
@@ -99,6 +132,7 @@
       open,
       item.speaks ? el("span", { class: "badge", text: t("speaks_your_language") }) : null,
       el("span", { class: "details", text: details.join(" · ") }),
+      presenceNode(item.client),
       item.preview ? el("q", { class: "preview", lang: item.language, dir: item.direction, text: item.preview }) : null,
     ]);
   }
@@ -116,6 +150,7 @@
       fill("queue", queue.waiting, t("no_waiting"));
       fill("mine", queue.mine, t("no_chats"));
       fill("others", queue.others, "–", true);
+      updateChatPresence();
     });
   }
   function refreshContacts() {
@@ -135,10 +170,44 @@
           el("span", { class: "details", text: [t("columns.contact_language") + ": " + r.language_name,
             t("channels." + r.channel), r.topic_title || "", new Date(r.created_at).toLocaleString()]
             .filter(Boolean).join(" · ") }),
+          r.question ? el("span", { class: "question" }, [
+            el("span", { class: "label", text: t("contact.question") + ": " }),
+            el("q", { class: "preview", lang: r.question.language, dir: r.question.direction, text: r.question.text }),
+          ]) : null,
+          contactConversation(r),
           handled,
         ]));
       });
     });
+  }
+
+  // The conversation before a contact request (masked), shown on demand under the request.
+  function contactConversation(r) {
+    var panelId = "contact-conversation-" + r.id;
+    var panel = el("div", { id: panelId, class: "contact-conversation", hidden: "hidden" });
+    var toggle = el("button", { type: "button", class: "secondary show-conversation", "aria-expanded": "false",
+      "aria-controls": panelId, text: t("contact.show_conversation") });
+    toggle.addEventListener("click", function () {
+      var open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", String(open));
+      toggle.textContent = t(open ? "contact.hide_conversation" : "contact.show_conversation");
+      panel.hidden = !open;
+      if (!open) return;
+      panel.textContent = t("contact.loading");
+      api("GET", "contact-requests/" + r.id + "/conversation").then(function (data) {
+        panel.textContent = "";
+        var titleId = panelId + "-title";
+        panel.appendChild(el("h3", { id: titleId, text: t("contact.conversation") }));
+        if (!data.messages || !data.messages.length) {
+          panel.appendChild(el("p", { text: t("contact.no_conversation") }));
+          return;
+        }
+        var log = el("ol", { class: "transcript", tabindex: "0", "aria-labelledby": titleId });
+        data.messages.forEach(function (m) { log.appendChild(messageNode(m)); });
+        panel.appendChild(log);
+      });
+    });
+    return el("div", { class: "contact-more" }, [toggle, panel]);
   }
 
   // --- one conversation -------------------------------------------------------
@@ -170,7 +239,11 @@
         text: t("transcript") + ": " + h.language_name + " · " + t("channels." + h.channel) + " · " +
           t("statuses." + h.status) });
       chat.appendChild(heading);
-      var list = el("ol", { id: "transcript", "aria-live": "polite" });
+      var item = queued(h.id);
+      chat.appendChild(el("p", { class: "chat-presence" }, [presenceNode(item ? item.client : h.client, "chat-presence")]));
+      // Focusable, so that the transcript can be scrolled with the keyboard.
+      var list = el("ol", { id: "transcript", class: "transcript", "aria-live": "polite", tabindex: "0",
+        "aria-labelledby": "chat-title" });
       data.messages.forEach(function (m) { list.appendChild(messageNode(m)); });
       chat.appendChild(list);
       if (h.status === "waiting") {

@@ -1,0 +1,30 @@
+"""whether the user's chat is still open: conversations.client_connected_at,
+client_disconnected_at (web chat) and client_blocked_at (Telegram)
+
+Revision ID: 0006
+Revises: 0003 (re-chain to 0005 when the branches with 0004 and 0005 are merged)
+Create Date: 2026-12-06
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+# The lead re-chains this to "0005" at merge (0004 and 0005 come from other branches).
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+COLUMNS = ("client_connected_at", "client_disconnected_at", "client_blocked_at")
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("conversations") as batch:
+        for name in COLUMNS:
+            batch.add_column(sa.Column(name, sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("conversations") as batch:
+        for name in reversed(COLUMNS):
+            batch.drop_column(name)
