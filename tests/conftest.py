@@ -35,9 +35,11 @@ def gateway(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Gatew
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():  # noqa: ANN201
-    """Debian's Chromium, headless, driven by Playwright: one for every browser test."""
+    """Debian's Chromium, headless, driven by Playwright: one per test module. Not one per
+    session: Playwright's sync API keeps an event loop running in the main thread while it
+    is started, and later tests that call asyncio.run() (the Telegram ones) need it gone."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -143,7 +143,7 @@ def seed(database: Database, now: datetime | None = None) -> Seeded:
     contact_handoff = _handoff(database, contact, status="contact_requested", state="bot", language="fi",
                                channel="webchat", requested=yesterday + timedelta(seconds=85))
     request_id = store.add_contact_request(contact, contact_handoff, channel="webchat", language="fi",
-                                           contact_type="phone", contact=CONTACT_PHONE, topic="startup_grant")
+                                           contact_type="phone", contact=CONTACT_PHONE, topic="start_up_grant")
     with database.session() as session:
         session.execute(update(ContactRequest).where(ContactRequest.id == request_id).values(
             created_at=yesterday + timedelta(seconds=150)))

@@ -216,3 +216,34 @@ def test_the_queue_and_the_chat_say_whether_the_user_is_still_there(browser: Bro
     expect(page.locator("#transcript li.from-user .text").last).to_have_text(ARABIC_QUESTION)
     expect(page.locator("#transcript li.from-user .text").filter(has_text=ARABIC_MIXED)).to_have_count(1)
     page.context.close()
+
+
+# Where each fragment of an element's text starts on the screen (left edge, in px).
+LEFT_OF = """(element, fragments) => fragments.map((fragment) => {
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const at = node.data.indexOf(fragment);
+    if (at < 0) continue;
+    const range = document.createRange();
+    range.setStart(node, at);
+    range.setEnd(node, at + fragment.length);
+    return range.getBoundingClientRect().left;
+  }
+  return null;
+})"""
+
+
+def test_a_phone_number_in_arabic_text_keeps_its_order(browser: Browser, gateway: Gateway, seeded: Seeded) -> None:
+    """"040 123 4567" inside right-to-left text reads 040, 123, 4567 from left to right (not 4567 123 040)."""
+    page = new_page(browser)
+    sign_in(page, gateway, "layla")
+    preview = page.locator(f"li.queue-item[data-id='{seeded.arabic_handoff}'] q.preview")
+    open_chat(page, seeded.arabic_handoff)
+    message = page.locator("#transcript li.from-user .text").last
+    expect(message).to_have_text(ARABIC_QUESTION)
+    for where in (preview, message):
+        assert where.evaluate("e => getComputedStyle(e).direction") == "rtl"
+        left = where.evaluate(LEFT_OF, ["040", "123", "4567", "رقمي"])
+        assert None not in left and left[0] < left[1] < left[2], left
+        assert left[3] > left[2], "the number is on the left of the word before it, as in right-to-left text"
+    page.context.close()

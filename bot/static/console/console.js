@@ -13,10 +13,27 @@
     Object.keys(values || {}).forEach(function (k) { s = s.split("{" + k + "}").join(values[k]); });
     return s;
   }
+  // Numbers with spaces or dots inside ("040 123 4567", "3.2.2026") keep their order in
+  // right-to-left text: each is isolated left to right. Text only, never HTML.
+  var NUMBER_RUN = /\+?\d+(?:[ .\-\/]\d+)+/g;
+  function fillBidi(node, text) {
+    var last = 0;
+    text.replace(NUMBER_RUN, function (match, offset) {
+      if (offset > last) node.appendChild(document.createTextNode(text.slice(last, offset)));
+      var run = document.createElement("bdi");
+      run.setAttribute("dir", "ltr");
+      run.textContent = match;
+      node.appendChild(run);
+      last = offset + match.length;
+      return match;
+    });
+    if (last < text.length) node.appendChild(document.createTextNode(text.slice(last)));
+  }
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) {
       if (k === "text") node.textContent = attrs[k];
+      else if (k === "bidiText") fillBidi(node, attrs[k]);
       else if (k === "onclick") node.addEventListener("click", attrs[k]);
       else if (attrs[k] !== null && attrs[k] !== undefined && attrs[k] !== false) node.setAttribute(k, attrs[k]);
     });
@@ -133,7 +150,8 @@
       item.speaks ? el("span", { class: "badge", text: t("speaks_your_language") }) : null,
       el("span", { class: "details", text: details.join(" · ") }),
       presenceNode(item.client),
-      item.preview ? el("q", { class: "preview", lang: item.language, dir: item.direction, text: item.preview }) : null,
+      item.preview ? el("q", { class: "preview", lang: item.language, dir: item.direction, bidiText: item.preview })
+        : null,
     ]);
   }
   function fill(id, items, empty, withAdviser) {
@@ -172,7 +190,8 @@
             .filter(Boolean).join(" · ") }),
           r.question ? el("span", { class: "question" }, [
             el("span", { class: "label", text: t("contact.question") + ": " }),
-            el("q", { class: "preview", lang: r.question.language, dir: r.question.direction, text: r.question.text }),
+            el("q", { class: "preview", lang: r.question.language, dir: r.question.direction,
+              bidiText: r.question.text }),
           ]) : null,
           contactConversation(r),
           handled,
@@ -216,7 +235,7 @@
       return el("li", { class: "message event", text: t("events." + m.event, { adviser: m.adviser || "" }) });
     }
     var who = t("senders." + m.sender) + (m.adviser ? " " + m.adviser : "");
-    var body = el("div", { class: "text", lang: m.language, dir: m.script_direction, text: m.text || "" });
+    var body = el("div", { class: "text", lang: m.language, dir: m.script_direction, bidiText: m.text || "" });
     var buttons = m.buttons && m.buttons.length
       ? el("div", { class: "buttons", lang: m.language, dir: m.script_direction, text: "[" + m.buttons.join("] [") + "]" })
       : null;
