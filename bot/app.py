@@ -31,10 +31,11 @@ from bot.insights.log import InsightsLog
 from bot.insights.pseudonym import resolve_secret
 from bot.insights.retention import load_retention, purge
 from bot.language.catalog import load_catalog
+from bot.limits import build_limits
 from bot.paths import PROJECT_ROOT
 from bot.rasa_client import RasaClient
 from bot.router import Router
-from bot.settings import Settings, load_settings
+from bot.settings import Settings, limit_rates, load_settings
 from bot.store.db import Database, migrate
 from bot.store.repository import ConversationStore
 from bot.texts import section
@@ -50,11 +51,12 @@ SECURITY_HEADERS = {
 DEMO_CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'"
 
 
-def widget_config() -> dict:
-    """Languages and every widget text, for the widget to load at start."""
+def widget_config(session_idle_hours: float) -> dict:
+    """Languages, every widget text and the session's idle period, for the widget to load at start."""
     catalog = load_catalog()
     return {
         "default": catalog.default,
+        "session_idle_hours": session_idle_hours,
         "languages": [
             {"code": c, "name": catalog.languages[c].native_name, "direction": catalog.direction(c)}
             for c in catalog.supported
@@ -73,13 +75,14 @@ def create_app(settings: Settings | None = None) -> ProxyHeadersMiddleware:
     database = Database(settings.database_url)
     store = ConversationStore(database)
     rasa = RasaClient(settings.rasa_urls or settings.rasa_url, settings.rasa_timeout)
-    router = Router(settings, store, rasa)
+    limits = build_limits(limit_rates(settings), settings.rate_limits, settings.redis_url)
+    router = Router(settings, store, rasa, limits)
     handoffs = HandoffService(HandoffStore(database), store, load_handoff_config())
     router.attach_handoff(handoffs)
     insights = InsightsLog(database, resolve_secret(settings.pseudonym_secret))
     router.attach_insights(insights)
     feedback = FeedbackService(store, insights)
-    webchat = WebChat(router, feedback)
+    webchat = WebChat(router, feedback, session_idle_hours=settings.webchat_session_idle_hours)
     accounts = Accounts(database, session_hours=settings.console_session_hours,
                         max_failures=settings.sign_in_max_failures, window_minutes=settings.sign_in_window_minutes)
     console = Console(accounts, handoffs, secure_cookies=settings.console_secure_cookies)
@@ -99,6 +102,10 @@ def create_app(settings: Settings | None = None) -> ProxyHeadersMiddleware:
 
     async def sweep_forever() -> None:
         while True:
+            try:
+                await router.recover_stranded()
+            except Exception:  # noqa: BLE001 - try again next round
+                log.exception("recovering stranded messages failed")
             await asyncio.sleep(handoffs.config.sweep_seconds)
             try:
                 await handoffs.sweep()
@@ -113,7 +120,8 @@ def create_app(settings: Settings | None = None) -> ProxyHeadersMiddleware:
     async def config(request: Request) -> Response:
         # The widget is embedded on the city's pages, another origin than the gateway.
         return JSONResponse(
-            widget_config(), headers={"Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"}
+            widget_config(settings.webchat_session_idle_hours),
+            headers={"Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"},
         )
 
     async def healthz(request: Request) -> Response:
@@ -138,6 +146,7 @@ def create_app(settings: Settings | None = None) -> ProxyHeadersMiddleware:
             for channel in channels:
                 await channel.stop()
             await rasa.close()
+            await limits.close()
 
     app = Starlette(
         routes=[

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.limits import Rate
 from bot.paths import CONFIG_DIR, PROJECT_ROOT
 
 
@@ -31,6 +32,9 @@ class Settings:
     # Empty means the one `rasa_url`; load_settings fills it in either case.
     rasa_urls: tuple[str, ...] = ()
     rasa_timeout: float = 15.0
+    # A user message still 'received' after this many seconds was stranded by a process that
+    # died in its turn: it is marked failed and the user told. None: 3 x rasa_timeout + 30.
+    stranded_message_seconds: float | None = None
     actions_url: str = "http://127.0.0.1:5055"
     # Upgrade the database when the gateway starts (off when a deployment runs
     # `python -m bot migrate` itself, e.g. before starting several gateways).
@@ -38,8 +42,15 @@ class Settings:
     # text or json (one JSON object per line, personal data masked)
     log_format: str = "text"
     max_message_chars: int = 1000
-    rate_limit_messages: int = 12
-    rate_limit_seconds: float = 60.0
+    # Abuse limits of the web chat and Telegram (bot/limits.py), each a rate such as
+    # "12/minute"; rate_limits false (RATE_LIMITS=off) lifts them all, for load tests.
+    rate_limits: bool = True
+    limit_conversation_messages: str = "12/minute"
+    limit_client_messages: str = "120/minute"
+    limit_client_sessions: str = "30/minute"
+    limit_refusal_notices: str = "3/minute"
+    # A web chat session not used for this long is not restored: the next visit starts afresh.
+    webchat_session_idle_hours: float = 24.0
     # The adviser console: how long a sign-in lasts, Secure cookies (behind HTTPS:
     # true in production), and how many failed sign-ins within the window lock sign-in.
     console_session_hours: float = 10.0
@@ -63,12 +74,17 @@ ENV = {
     "rasa_url": "RASA_URL",
     "rasa_urls": "RASA_URLS",
     "rasa_timeout": "RASA_TIMEOUT",
+    "stranded_message_seconds": "STRANDED_MESSAGE_SECONDS",
     "actions_url": "ACTIONS_URL",
     "migrate_on_start": "MIGRATE_ON_START",
     "log_format": "LOG_FORMAT",
     "max_message_chars": "MAX_MESSAGE_CHARS",
-    "rate_limit_messages": "RATE_LIMIT_MESSAGES",
-    "rate_limit_seconds": "RATE_LIMIT_SECONDS",
+    "rate_limits": "RATE_LIMITS",
+    "limit_conversation_messages": "LIMIT_CONVERSATION_MESSAGES",
+    "limit_client_messages": "LIMIT_CLIENT_MESSAGES",
+    "limit_client_sessions": "LIMIT_CLIENT_SESSIONS",
+    "limit_refusal_notices": "LIMIT_REFUSAL_NOTICES",
+    "webchat_session_idle_hours": "WEBCHAT_SESSION_IDLE_HOURS",
     "console_session_hours": "CONSOLE_SESSION_HOURS",
     "console_secure_cookies": "CONSOLE_SECURE_COOKIES",
     "sign_in_max_failures": "SIGN_IN_MAX_FAILURES",
@@ -111,7 +127,16 @@ def _urls(value: object) -> tuple[str, ...]:
     return tuple(str(item).strip().rstrip("/") for item in items if str(item).strip())
 
 
-CONVERTERS = {"float": float, "int": int, "bool": _bool, "tuple[str, ...]": _urls}
+LIMIT_PREFIX = "limit_"
+LIMIT_KEYS = tuple(name for name in Settings.__dataclass_fields__ if name.startswith(LIMIT_PREFIX))
+
+
+def limit_rates(settings: Settings) -> dict[str, str]:
+    """{limit name: rate} of the settings' limit_* keys (bot/limits.py)."""
+    return {key[len(LIMIT_PREFIX):]: getattr(settings, key) for key in LIMIT_KEYS}
+
+
+CONVERTERS = {"float": float, "float | None": float, "int": int, "bool": _bool, "tuple[str, ...]": _urls}
 
 
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
@@ -137,6 +162,8 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         values["rasa_urls"] = ()
     values["rasa_urls"] = values.get("rasa_urls") or _urls(values.get("rasa_url", Settings.rasa_url))
     values["rasa_url"] = values["rasa_urls"][0]
+    for key in LIMIT_KEYS:
+        Rate.parse(values.get(key, getattr(Settings, key)))  # a mistyped rate stops the start
     if values.get("log_format", "text") not in ("text", "json"):
         raise ValueError(f"log_format must be text or json, not {values['log_format']!r}")
     return Settings(**values, telegram=TelegramSettings(**telegram_raw))

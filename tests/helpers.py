@@ -134,7 +134,7 @@ class Gateway:
 def running_gateway(rasa_url: str, work_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Gateway]:
     """The gateway (`python -m bot serve`) on a free port with its own SQLite file."""
     port = free_port()
-    database_url = f"sqlite:///{work_dir / 'gateway.db'}"
+    database_url = (extra_env or {}).get("DATABASE_URL") or f"sqlite:///{work_dir / 'gateway.db'}"
     env = {
         **os.environ,
         "PYTHONPATH": str(PROJECT_ROOT),

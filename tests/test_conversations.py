@@ -145,13 +145,13 @@ def test_request_for_a_person_emits_the_handoff_payload(servers: Servers, domain
     assert handoff == [{"reason": "user_request", "language": "sv", "topic": "laid_off"}]
 
 
-def test_unsupported_language_gets_english_and_finnish_with_an_interpreter(
-    servers: Servers, domain: Domain
-) -> None:
+def test_unsupported_language_gets_english_and_finnish_with_an_adviser(servers: Servers, domain: Domain) -> None:
+    """An adviser is offered, never an interpreter (DESIGN.md); the handoff still tells the adviser why."""
     sender = new_sender()
     replies = servers.say(sender, "Merhaba, işsizlik parası için nasıl başvuru yapabilirim acaba")
     text = " ".join(r.get("text", "") for r in replies)
-    assert "interpreter" in text and "tulkin" in text
+    assert "adviser" in text and "neuvojan" in text
+    assert "interpreter" not in text.lower() and "tulk" not in text.lower()
     payloads = [b["payload"] for r in replies for b in r.get("buttons", [])]
     assert "/request_human" in payloads
     replies = servers.say(sender, "/request_human")

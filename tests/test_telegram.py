@@ -162,6 +162,9 @@ class StubRouter:
     async def conversation(self, channel: str, external_id: str) -> StubConversation:
         return self.store.conversations.setdefault(external_id, StubConversation(external_id))
 
+    async def admit(self, channel: str, external_id: str, language: str) -> None:
+        return None  # no limits here: the real router's are tested in tests/security/
+
     async def handle(self, channel: str, external_id: str, raw_text: Any, **kwargs: Any) -> Turn:
         conversation = await self.conversation(channel, external_id)
         self.received.append((raw_text, kwargs))

@@ -419,6 +419,8 @@ class TelegramChannel:
         chat_id, user = update.effective_chat.id, update.effective_user
         async with self._chat_lock(chat_id):
             language = await self._local_language(chat_id, user)
+            if await self._refused(chat_id, language):
+                return
             note = localized(language, "telegram.start") + "\n\n" + localized(language, "telegram.choose_language")
             await self._send_text(chat_id, note, language, language_keyboard(self.catalog))
 
@@ -426,9 +428,20 @@ class TelegramChannel:
         chat_id, user = update.effective_chat.id, update.effective_user
         async with self._chat_lock(chat_id):
             language = await self._local_language(chat_id, user)
+            if await self._refused(chat_id, language):
+                return
             await self._send_text(
                 chat_id, localized(language, "telegram.choose_language"), language, language_keyboard(self.catalog)
             )
+
+    async def _refused(self, chat_id: int, language: str) -> bool:
+        """The chat's own events (stickers, photos, /start, the language menu) count against the
+        conversation's rate limit like messages; a refusal is answered (only the first few)."""
+        refusal = await self.router.admit(CHANNEL, str(chat_id), language)
+        if refusal is None:
+            return False
+        await self._send_turn(chat_id, refusal)
+        return True
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._converse(update.effective_chat.id, HELP_PAYLOAD, update.effective_user, offer=HELP_PAYLOAD)
@@ -447,6 +460,8 @@ class TelegramChannel:
         chat_id, user = update.effective_chat.id, update.effective_user
         async with self._chat_lock(chat_id):
             language = await self._local_language(chat_id, user)
+            if await self._refused(chat_id, language):
+                return
             await self._send_text(chat_id, localized(language, "telegram.non_text"), language)
 
     async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -506,6 +521,7 @@ class TelegramChannel:
                 language_choice=choice, channel_payload=offer,
             )
             await self._send_turn(chat_id, turn)
+        await turn.finish()
 
     async def _payload_of(self, chat_id: int, data: str) -> str | None:
         conversation = await to_thread.run_sync(self.router.store.find, CHANNEL, str(chat_id))

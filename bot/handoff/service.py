@@ -199,6 +199,21 @@ class HandoffService:
         await self.publish("contacts")
         return await self._say(conversation.id, "contact_saved")
 
+    async def end_for_user(self, conversation_id: str) -> None:
+        """The user ended the whole conversation (the widget's "end and forget"): a chat or a
+        place in the queue ends as if they had left; a contact request not yet given is dropped
+        together with any details typed for it."""
+        handoff = await self._db(self.store.current, conversation_id)
+        if handoff is None:
+            return
+        if handoff.status in (WAITING, WITH_ADVISER):
+            await self._user_leaves(handoff)
+            return
+        declined = await self._db(self.store.change, handoff.id, expect_status=OFFERING, status="declined",
+                                  ended_at=self.clock(), pending_contact=None, state=BOT)
+        if declined:
+            await self.publish("handoffs")
+
     async def _user_leaves(self, handoff: HandoffView) -> list:
         left = await self._db(self.store.change, handoff.id, expect_status=(WAITING, WITH_ADVISER),
                               status="user_left", ended_at=self.clock(), state=BOT)

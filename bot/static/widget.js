@@ -9,6 +9,12 @@
  * the gateway's `history` event. No inline scripts or styles (strict CSP), no
  * third-party origins, and message text only ever goes into the page through
  * textContent and DOM APIs.
+ *
+ * The session id is a key to the conversation: the widget keeps it in
+ * localStorage (so a reload restores the chat) for at most the gateway's idle
+ * period, forgets it with the "end and clear" button, and shows it to the
+ * embedding page (EspooChat.sessionId, the `espoochat:session` event) only when
+ * the page opts in with `data-expose-session` on the script tag.
  */
 (function () {
   "use strict";
@@ -20,7 +26,9 @@
   var VERSION = "1.0.0";
   var PREFIX = "espoo-chat";
   var SESSION_KEY = "espooChat.sessionId";
+  var ACTIVE_KEY = "espooChat.lastActive";
   var OPEN_KEY = "espooChat.open";
+  var DEFAULT_IDLE_HOURS = 24;
   var LANGUAGE_DEBOUNCE_MS = 600;
   var HISTORY_FALLBACK_MS = 2000;
   var MAX_MESSAGE_CHARS = 1000;
@@ -50,7 +58,9 @@
         feedback_rating_question: "Millainen tämä keskustelu oli? Voit antaa arvosanan 1–5.",
         feedback_rating_label: "{value} / 5",
         connecting: "Yhdistetään…",
-        offline: "Yhteys katkesi. Yritetään uudelleen…"
+        offline: "Yhteys katkesi. Yritetään uudelleen…",
+        forget: "Lopeta ja tyhjennä chat",
+        forgotten: "Chat lopetettiin ja tyhjennettiin tältä laitteelta."
       }
     }
   };
@@ -68,6 +78,7 @@
   })();
   var scriptUrl = new URL(script ? script.src : "/static/widget.js", document.baseURI);
   var ORIGIN = scriptUrl.origin;
+  var EXPOSE_SESSION = !!(script && script.hasAttribute("data-expose-session"));
   var STATIC_BASE = new URL(".", scriptUrl).href;
 
   var state = {
@@ -75,7 +86,7 @@
     languages: {},      // code -> {code, name, direction}
     language: null,     // current UI language
     socket: null,
-    sessionId: readStorage(localStorage, SESSION_KEY),
+    sessionId: null,    // read in start(), once the idle period is known
     connected: false,
     ready: false,       // session confirmed and history rendered
     pending: [],        // user messages typed before the session was ready
@@ -107,6 +118,36 @@
     } catch (e) {
       /* storage disabled: the conversation just won't survive a reload */
     }
+  }
+
+  /** The stored session id, unless it has not been used within the idle period. */
+  function storedSession(idleHours) {
+    var id = readStorage(localStorage, SESSION_KEY);
+    var lastActive = Number(readStorage(localStorage, ACTIVE_KEY));
+    if (!id || !lastActive || Date.now() - lastActive > idleHours * 3600 * 1000) {
+      forgetSession();
+      return null;
+    }
+    return id;
+  }
+
+  function rememberSession(id) {
+    writeStorage(localStorage, SESSION_KEY, id);
+    touchSession();
+    if (EXPOSE_SESSION) {
+      notifyHost("session", { sessionId: id });
+    }
+  }
+
+  function touchSession() {
+    if (state.sessionId) {
+      writeStorage(localStorage, ACTIVE_KEY, String(Date.now()));
+    }
+  }
+
+  function forgetSession() {
+    writeStorage(localStorage, SESSION_KEY, null);
+    writeStorage(localStorage, ACTIVE_KEY, null);
   }
 
   function sessionStore() {
@@ -203,6 +244,11 @@
     return navigator.language || (navigator.languages && navigator.languages[0]) || "";
   }
 
+  function browserLanguages() {
+    var all = navigator.languages && navigator.languages.length ? navigator.languages : [browserLanguage()];
+    return Array.prototype.slice.call(all, 0, 10).filter(function (tag) { return typeof tag === "string" && tag; });
+  }
+
   /* --------------------------------------------------------------------- DOM */
 
   function el(tag, className, attributes) {
@@ -264,6 +310,9 @@
     });
     languageRow.appendChild(languageLabel);
     languageRow.appendChild(languageSelect);
+    // A shared computer: end the conversation and forget it in this browser.
+    var forget = el("button", PREFIX + "__forget", { type: "button" });
+    languageRow.appendChild(forget);
 
     header.appendChild(titleRow);
     header.appendChild(languageRow);
@@ -310,12 +359,13 @@
 
     ui = {
       root: root, launcher: launcher, launcherText: launcherText, panel: panel, title: title,
-      close: close, closeText: closeText, languageLabel: languageLabel, languageSelect: languageSelect,
+      close: close, closeText: closeText, languageLabel: languageLabel, languageSelect: languageSelect, forget: forget,
       status: status, log: log, form: form, inputLabel: inputLabel, input: input, send: send, privacy: privacy
     };
 
     launcher.addEventListener("click", function () { openPanel(true); });
     close.addEventListener("click", function () { closePanel(true); });
+    forget.addEventListener("click", onForget);
     panel.addEventListener("keydown", onPanelKeydown);
     form.addEventListener("submit", onSubmit);
     languageSelect.addEventListener("change", onLanguageChange);
@@ -336,6 +386,7 @@
     ui.close.setAttribute("title", t("close"));
     ui.languageLabel.textContent = t("language_menu");
     ui.languageSelect.value = code;
+    ui.forget.textContent = t("forget");
     ui.inputLabel.textContent = t("input_label");
     ui.input.setAttribute("placeholder", t("placeholder"));
     ui.send.textContent = t("send");
@@ -647,6 +698,12 @@
     }
   }
 
+  /** The log shows nothing but notices (e.g. "the chat was cleared"): an empty history keeps them. */
+  function onlyNoticesInLog() {
+    var count = ui.log.children.length;
+    return count > 0 && count === ui.log.querySelectorAll("." + PREFIX + "__message--notice").length;
+  }
+
   function clearLog() {
     while (ui.log.firstChild) {
       ui.log.removeChild(ui.log.firstChild);
@@ -734,7 +791,7 @@
         state.everConnected = true;
         state.ready = false;
         renderStatus();
-        socket.emit("session_request", { session_id: state.sessionId || null });
+        socket.emit("session_request", { session_id: state.sessionId || null, language_hints: browserLanguages() });
       });
       socket.on("disconnect", function () {
         state.connected = false;
@@ -749,7 +806,7 @@
         var id = typeof data === "string" ? data : data && data.session_id;
         if (typeof id === "string" && id) {
           state.sessionId = id;
-          writeStorage(localStorage, SESSION_KEY, id);
+          rememberSession(id);
         }
         // Servers without the `history` event (plain Rasa): become ready anyway.
         clearTimeout(state.historyTimer);
@@ -761,6 +818,10 @@
       });
       socket.on("bot_uttered", function (message) {
         onBotMessage(message);
+      });
+      socket.on("session_ended", function () {
+        resetConversation();
+        socket.emit("session_request", { session_id: null, language_hints: browserLanguages() });
       });
     }, function (error) {
       state.socket = null;
@@ -777,7 +838,7 @@
     if (state.ready) {
       return;
     }
-    if (historyItems) {
+    if (historyItems && !(historyItems.length === 0 && onlyNoticesInLog())) {
       renderHistory(historyItems);
       state.pending.forEach(function (message) {
         message.element = renderMessage({ text: message.display, metadata: message.metadata }, "user");
@@ -794,6 +855,7 @@
   }
 
   function emitUserMessage(message) {
+    touchSession();
     state.socket.emit("user_uttered", {
       message: message.text,
       session_id: state.sessionId,
@@ -829,6 +891,33 @@
       state.pending.push(message);
       connect();
     }
+  }
+
+  /** Forget the conversation in this browser (and end it at the gateway): a new, empty chat. */
+  function resetConversation() {
+    forgetSession();
+    state.sessionId = null;
+    state.ready = false;
+    state.pending = [];
+    clearTimeout(state.historyTimer);
+    clearLog();
+    renderStatus();
+  }
+
+  function onForget() {
+    var connected = state.ready && state.socket && state.connected;
+    if (connected) {
+      state.socket.emit("end_session", {});
+    }
+    resetConversation();
+    var note = renderMessage({ text: t("forgotten") }, "system");
+    if (note) {
+      note.classList.add(PREFIX + "__message--notice");
+    }
+    if (!connected && state.socket && state.socket.connected) {
+      state.socket.emit("session_request", { session_id: null, language_hints: browserLanguages() });
+    }
+    ui.input.focus();
   }
 
   function onSubmit(event) {
@@ -878,6 +967,8 @@
       }
       buildUi();
       applyLanguage(config["default"]);
+      var idleHours = Number(config.session_idle_hours) > 0 ? Number(config.session_idle_hours) : DEFAULT_IDLE_HOURS;
+      state.sessionId = storedSession(idleHours);
       if (readStorage(sessionStore(), OPEN_KEY) === "1") {
         openPanel(false); // reopen after a reload, without taking the focus
       } else if (state.sessionId) {
@@ -895,7 +986,8 @@
     send: function (text) { sendMessage(String(text), String(text), null); },
     renderMessage: function (message, sender) { return renderMessage(message, sender || "bot"); },
     get language() { return state.language; },
-    get sessionId() { return state.sessionId; }
+    // Only for pages that opt in (data-expose-session): the id is a key to the conversation.
+    get sessionId() { return EXPOSE_SESSION ? state.sessionId : null; }
   };
   window.EspooChat = api;
 

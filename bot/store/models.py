@@ -50,6 +50,8 @@ class Conversation(Base):
     offered_payloads = Column(JSON, nullable=False, default=list)
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+    # Set when the user ended it ("end and forget" in the widget): its session id no longer restores it.
+    ended_at = Column(DateTime(timezone=True), nullable=True)
     # Whether the user's chat is still open, for the advisers (bot/store/client_presence.py):
     # the web chat widget's last connection (a new conversation: its first message) and
     # disconnection; Telegram: when a message to the user was refused (they blocked the bot).
@@ -62,7 +64,10 @@ class Conversation(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        Index("ix_messages_status_created_at", "status", "created_at"),
+    )
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     conversation_id = Column(String(32), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False)
@@ -74,7 +79,8 @@ class Message(Base):
     # Buttons, custom payloads, attachments of a reply.
     payload = Column(JSON, nullable=True)
     language = Column(String(16), nullable=True)
-    # received -> answered | failed (in); sent (out)
+    # in: received -> answered | failed | to_adviser, or refused (empty, too long: no text kept);
+    # out: sent, event (a handoff event line)
     status = Column(String(16), nullable=False, default="received")
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
 

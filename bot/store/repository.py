@@ -3,15 +3,16 @@ gateway calls these through a worker thread)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.store.client_presence import ClientTimes, client_times, mark_client
 from bot.store.db import Database
-from bot.store.models import Conversation, Message
+from bot.store.models import Conversation, Message, as_utc, utcnow
 
 # How many button payloads a conversation remembers as "offered".
 OFFERED_PAYLOADS_KEPT = 80
@@ -83,6 +84,40 @@ class ConversationStore:
             if offered is not None:
                 kept = [p for p in conversation.offered_payloads or [] if p not in offered] + offered
                 conversation.offered_payloads = kept[-OFFERED_PAYLOADS_KEPT:]
+
+    def last_activity(self, conversation_id: str) -> datetime:
+        """The later of the conversation's last change and its last message."""
+        with self.db.session() as session:
+            conversation = session.get(Conversation, conversation_id)
+            last_message = session.execute(
+                select(func.max(Message.created_at)).where(Message.conversation_id == conversation_id)
+            ).scalar_one_or_none()
+            moments = [as_utc(m) for m in (conversation.updated_at, last_message) if m is not None]
+            return max(moments)
+
+    def end_conversation(self, conversation_id: str) -> None:
+        with self.db.session() as session:
+            session.get(Conversation, conversation_id).ended_at = utcnow()
+
+    def strand_received(self, older_than: timedelta) -> list[tuple[int, str]]:
+        """User messages left 'received' for longer than `older_than` (their turn died with a
+        process) are marked failed; [(message id, conversation id)] of those this call marked.
+        Each is a conditional UPDATE, so of several gateways sweeping at once one marks each."""
+        cutoff = utcnow() - older_than
+        marked: list[tuple[int, str]] = []
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Message.id, Message.conversation_id).where(
+                    Message.status == "received", Message.direction == "in", Message.created_at < cutoff)
+                .order_by(Message.id)
+            ).all()
+            for message_id, conversation_id in rows:
+                result = session.execute(
+                    update(Message).where(Message.id == message_id, Message.status == "received")
+                    .values(status="failed").execution_options(synchronize_session=False))
+                if result.rowcount == 1:
+                    marked.append((message_id, conversation_id))
+        return marked
 
     def history(self, conversation_id: str, limit: int = 200) -> list[Message]:
         with self.db.session() as session:

@@ -2,7 +2,7 @@
 client_disconnected_at (web chat) and client_blocked_at (Telegram)
 
 Revision ID: 0006
-Revises: 0003 (re-chain to 0005 when the branches with 0004 and 0005 are merged)
+Revises: 0004 (re-chain to 0005 when the branch with 0005 is merged)
 Create Date: 2026-12-06
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-# The lead re-chains this to "0005" at merge (0004 and 0005 come from other branches).
-down_revision = "0003"
+# Re-chained to "0005" at merge (0005 comes from another branch).
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
