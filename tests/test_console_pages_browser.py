@@ -202,7 +202,8 @@ def test_the_queue_and_the_chat_say_whether_the_user_is_still_there(browser: Bro
     # browser's storage) is open; then they close it.
     open_chat(page, seeded.arabic_handoff)
     user = new_page(browser, "ar")
-    user.add_init_script(f"localStorage.setItem('espooChat.sessionId', {ARABIC_SESSION!r})")
+    user.add_init_script(f"localStorage.setItem('espooChat.sessionId', {ARABIC_SESSION!r});"
+                         "localStorage.setItem('espooChat.lastActive', String(Date.now()));")
     user.goto(gateway.url + "/")
     expect(user.locator("#espoo-chat-log")).to_contain_text(ARABIC_QUESTION)  # their history: connected
     expect(presence_of(page, seeded.arabic_handoff)).to_have_attribute("data-state", "open", **POLL)
