@@ -84,7 +84,9 @@ def create_app(settings: Settings | None = None) -> ProxyHeadersMiddleware:
     feedback = FeedbackService(store, insights)
     webchat = WebChat(router, feedback, session_idle_hours=settings.webchat_session_idle_hours)
     accounts = Accounts(database, session_hours=settings.console_session_hours,
-                        max_failures=settings.sign_in_max_failures, window_minutes=settings.sign_in_window_minutes)
+                        max_failures=settings.sign_in_max_failures, window_minutes=settings.sign_in_window_minutes,
+                        max_failures_per_address=settings.sign_in_max_failures_per_address,
+                        device_days=settings.sign_in_device_days)
     console = Console(accounts, handoffs, secure_cookies=settings.console_secure_cookies)
     live = ConsoleLive(accounts)
     handoffs.subscribe(live.publish)

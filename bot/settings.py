@@ -52,11 +52,15 @@ class Settings:
     # A web chat session not used for this long is not restored: the next visit starts afresh.
     webchat_session_idle_hours: float = 24.0
     # The adviser console: how long a sign-in lasts, Secure cookies (behind HTTPS:
-    # true in production), and how many failed sign-ins within the window lock sign-in.
+    # true in production), and the sign-in throttle (bot/console/auth.py): failed
+    # sign-ins within the window per username and, separately, per client address
+    # that lock out untrusted clients, and how long a browser's device cookie lasts.
     console_session_hours: float = 10.0
     console_secure_cookies: bool = False
     sign_in_max_failures: int = 5
+    sign_in_max_failures_per_address: int = 20
     sign_in_window_minutes: float = 15.0
+    sign_in_device_days: float = 90.0
     # Key of the HMAC that turns conversation ids into the pseudonymous keys of the
     # unresolved-question log and feedback (bot/insights/pseudonym.py).
     pseudonym_secret: str | None = None
@@ -88,7 +92,9 @@ ENV = {
     "console_session_hours": "CONSOLE_SESSION_HOURS",
     "console_secure_cookies": "CONSOLE_SECURE_COOKIES",
     "sign_in_max_failures": "SIGN_IN_MAX_FAILURES",
+    "sign_in_max_failures_per_address": "SIGN_IN_MAX_FAILURES_PER_ADDRESS",
     "sign_in_window_minutes": "SIGN_IN_WINDOW_MINUTES",
+    "sign_in_device_days": "SIGN_IN_DEVICE_DAYS",
     "pseudonym_secret": "PSEUDONYM_SECRET",
     "redis_url": "REDIS_URL",
     "forwarded_allow_ips": "FORWARDED_ALLOW_IPS",

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from bot.store.client_presence import ClientTimes, client_times, mark_client
 from bot.store.db import Database
-from bot.store.models import Conversation, Message, as_utc, utcnow
+from bot.store.models import Conversation, FeedbackClaim, Message, as_utc, utcnow
 
 # How many button payloads a conversation remembers as "offered".
 OFFERED_PAYLOADS_KEPT = 80
@@ -132,16 +132,20 @@ class ConversationStore:
             return session.get(Message, message_id)
 
     def claim_feedback(self, message_id: int, kind: str) -> bool:
-        """Mark a message's 👍/👎 or rating as given; False if it already was."""
-        with self.db.session() as session:
-            message = session.get(Message, message_id)
-            payload = dict(message.payload or {})
-            given = set(payload.get("feedback_given") or [])
-            if kind in given:
-                return False
-            payload["feedback_given"] = sorted(given | {kind})
-            message.payload = payload
-            return True
+        """Mark a message's 👍/👎 or rating as given; False if it already was. The
+        primary key of feedback_claims decides between parallel clicks; the
+        `feedback_given` marker in the payload only tells the widget's history."""
+        try:
+            with self.db.session() as session:
+                session.add(FeedbackClaim(message_id=message_id, kind=kind))
+                session.flush()
+                message = session.get(Message, message_id)
+                payload = dict(message.payload or {})
+                payload["feedback_given"] = sorted(set(payload.get("feedback_given") or []) | {kind})
+                message.payload = payload
+                return True
+        except IntegrityError:
+            return False
 
     def user_text_before(self, conversation_id: str, message_id: int) -> str | None:
         """The user's message that the message `message_id` answered."""

@@ -2,7 +2,7 @@
 client_disconnected_at (web chat) and client_blocked_at (Telegram)
 
 Revision ID: 0006
-Revises: 0004 (re-chain to 0005 when the branch with 0005 is merged)
+Revises: 0005
 Create Date: 2026-12-06
 """
 
@@ -10,8 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-# Re-chained to "0005" at merge (0005 comes from another branch).
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

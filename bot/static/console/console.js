@@ -85,6 +85,7 @@
       el("p", { text: t("signed_in_as", { name: me.name }) }),
       el("p", {}, [available, el("label", { for: "available", text: " " + t("available") })]),
       el("p", {}, [el("label", { for: "ui-language", text: t("ui_language") + " " }), ui]),
+      passwordForm(),
       signOut,
     ]));
     // Everything below the header is in the page's one main landmark; each list and the chat
@@ -100,6 +101,32 @@
         el("section", { id: "chat", "aria-label": t("transcript") }),
       ]),
     ]));
+  }
+  // A new password: the server ends the account's other sessions.
+  function passwordForm() {
+    var current = el("input", { type: "password", id: "current-password", autocomplete: "current-password",
+      required: "required", maxlength: "256" });
+    var fresh = el("input", { type: "password", id: "new-password", autocomplete: "new-password",
+      required: "required", minlength: "12", maxlength: "256" });
+    var form = el("form", { id: "password-form" }, [
+      el("label", { for: "current-password", text: t("current_password") }), current,
+      el("label", { for: "new-password", text: t("new_password") }), fresh,
+      el("button", { type: "submit", id: "save-password", text: t("save_password") }),
+    ]);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      api("POST", "password", { current: current.value, "new": fresh.value }).then(function (result) {
+        if (result._status === 200) {
+          current.value = ""; fresh.value = "";
+          announce(t("password_changed"));
+        } else if (result._status === 429) {
+          announce(t("password_throttled", { seconds: result.retry_after }));
+        } else {
+          announce(t(result.error === "password_too_short" ? "password_too_short" : "wrong_password"));
+        }
+      });
+    });
+    return el("details", { class: "password" }, [el("summary", { text: t("change_password") }), form]);
   }
   function section(id, title) {
     return el("section", { "aria-labelledby": id + "-title" }, [
@@ -269,6 +296,7 @@
         chat.appendChild(el("button", { type: "button", id: "claim", text: t("claim"), onclick: claim }));
       }
       if (data.mine) chat.appendChild(actions());
+      if (data.can_manage) chat.appendChild(adminActions());
       list.scrollTop = list.scrollHeight;
       if (focus) heading.focus();
     });
@@ -282,6 +310,23 @@
         if (reply) reply.focus();
       });
     });
+  }
+  // An admin on another adviser's chat: take it over, or put it back in the queue.
+  function adminActions() {
+    function act(path, done) {
+      return function () {
+        api("POST", "handoffs/" + state.selected + "/" + path).then(function (result) {
+          announce(result._status === 200 ? t(done) : t("error"));
+          refreshQueue();
+          refreshChat(false);
+        });
+      };
+    }
+    return el("div", { class: "actions admin-actions" }, [
+      el("p", { text: t("admin_actions") }),
+      el("button", { type: "button", id: "take-over", text: t("take_over"), onclick: act("take-over", "take_over_done") }),
+      el("button", { type: "button", id: "requeue", text: t("requeue"), onclick: act("requeue", "requeue_done") }),
+    ]);
   }
   function actions() {
     var reply = el("textarea", { id: "reply", rows: "3", maxlength: "4000" });
