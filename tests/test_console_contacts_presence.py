@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, update
+from alembic import command
+from sqlalchemy import create_engine, delete, inspect, update
 from starlette.testclient import TestClient
 
 from bot.app import create_app
@@ -18,7 +19,7 @@ from bot.handoff.store import HandoffStore
 from bot.router import Reply, Turn
 from bot.settings import Settings
 from bot.store.client_presence import ClientTimes
-from bot.store.db import Database
+from bot.store.db import Database, alembic_config, migrate
 from bot.store.models import Conversation, Handoff, Message, utcnow
 from bot.store.repository import ConversationStore
 from tests.console_helpers import PASSWORD, sign_in
@@ -194,3 +195,20 @@ def test_a_telegram_user_who_blocked_the_bot_is_shown_as_blocked(migrated_databa
     conversation = conversations.find("telegram", str(user.chat_id))
     status = client_status(conversations.client_times([conversation.id])[conversation.id], utcnow())
     assert status == {"state": "blocked", "minutes": 0, "last_wrote_minutes": 0}
+
+
+def test_migration_0006_goes_down_and_up(database_url: str) -> None:
+    def columns() -> set[str]:
+        engine = create_engine(database_url, future=True)
+        try:
+            return {c["name"] for c in inspect(engine).get_columns("conversations")}
+        finally:
+            engine.dispose()
+
+    added = {"client_connected_at", "client_disconnected_at", "client_blocked_at"}
+    migrate(database_url)
+    assert added <= columns()
+    command.downgrade(alembic_config(database_url), "0005")
+    assert not added & columns()
+    migrate(database_url)
+    assert added <= columns()
