@@ -5,6 +5,7 @@ question and a whole cluster through the forms, the export, and the Finnish text
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import re
@@ -14,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
+from PIL import Image
 from sqlalchemy import delete, update
 from starlette.testclient import TestClient
 
@@ -337,29 +339,68 @@ def test_the_report_shows_the_numbers_of_the_history(env) -> None:
     assert_masked(response.text)
 
 
-def test_the_report_defaults_to_a_period_that_includes_today(env) -> None:
-    """Issue 12, item 13: the first page an analyst opens shows today too (the last 30 days)."""
+def test_the_report_defaults_to_the_last_30_days_with_today(env) -> None:
     app, database, _ = env
+    today = datetime.now(HELSINKI).date()
     conversations = ConversationStore(database)
     conversation = conversations.get_or_create("webchat", "web-today")
     conversations.add_message(conversation.id, "in", "user", "kysyn tänään", language="fi", status="answered")
-    today = datetime.now(HELSINKI).date()
-    since = today - timedelta(days=29)
-    seeded = sum(1 for *_, messages in CONVERSATIONS for at, _, _ in messages
-                 if since <= at.astimezone(HELSINKI).date() <= today)
     try:
         with client_for(app) as client:
             sign_in(client, "aino")
-            text = norm(client.get("/console/reports").text)
-            download = client.get("/console/reports/volumes.csv")
+            text = client.get("/console/reports").text
+            volumes = list(csv.DictReader(io.StringIO(client.get("/console/reports/volumes.csv").text)))
     finally:
         with database.session() as session:
             session.execute(delete(Conversation).where(Conversation.id == conversation.id))
-    assert f'name="since" value="{since}"' in text
+    assert f'name="since" value="{today - timedelta(days=29)}"' in text
     assert f'name="until" value="{today}"' in text
-    assert f"User messages: <strong>{seeded + 1}</strong>" in text
-    # The CSV files have the same default period.
-    assert download.headers["content-disposition"].endswith(f"_{since}_{today}.csv")
+    assert "User messages: <strong>1</strong>" in text  # today's message is in the report
+    assert [(row["language"], row["messages"]) for row in volumes] == [("fi", "1")]
+
+
+def chart_descriptions(text: str) -> list[str]:
+    """What each chart of a page names (the PNG's Description text)."""
+    return [Image.open(io.BytesIO(base64.b64decode(data))).text["Description"]
+            for data in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)]
+
+
+def test_charts_name_languages_and_reasons_in_the_consoles_language(env) -> None:
+    app, _, _ = env
+    pages = {}
+    for username in ("eino", "aino"):  # Finnish and English console
+        with client_for(app) as client:
+            sign_in(client, username)
+            pages[username] = chart_descriptions(client.get("/console/reports", params=PERIOD).text)
+    finnish, english = pages["eino"], pages["aino"]
+    # Volumes (most messages first), questions resolved, reasons; no unsupported languages or feedback here.
+    assert finnish == ["suomi; arabia; ruotsi", "suomi; arabia; ruotsi",
+                       "Ei ymmärretty; Epäselvä; Aiheen ulkopuolella; Siirtopyyntö neuvojalle"]
+    assert english == ["Finnish; Arabic; Swedish", "Finnish; Arabic; Swedish",
+                       "Not understood; Ambiguous; Out of scope; Handoff request"]
+    for description in finnish + english:
+        assert not {"fi", "sv", "ar", "nlu_fallback", "out_of_scope"} & set(description.split("; "))
+
+
+def test_understood_handoff_requests_stay_out_of_the_inbox(fresh) -> None:
+    app, database, _ = fresh
+    log = InsightsLog(database, "analyst-secret", fallback_threshold=0.2)
+    request = log.record("web-h", channel="webchat", reason="handoff_request", trigger="user_request", language="fi",
+                         text="haluan puhua ihmisen kanssa", intents=[{"name": "request_human", "confidence": 0.97}],
+                         at=utc(2026, 2, 1, 9, 0))
+    try:
+        with client_for(app) as client:
+            sign_in(client, "aino")
+            every = client.get("/console/inbox", params={"status": "all"})
+            filtered = client.get("/console/inbox", params={"reason": "handoff_request"})
+    finally:
+        with database.session() as session:
+            session.delete(session.get(UnresolvedQuestion, request))
+    assert every.status_code == 200 and "haluan puhua ihmisen kanssa" not in every.text
+    page = Page(every.text)
+    assert page.row(language_label("fi", "en"))[1:6] == ["6", "0", "0", "0", "6"]  # the six questions only
+    assert 'value="handoff_request"' not in every.text and 'value="contact_request"' not in every.text
+    assert filtered.status_code == 400
 
 
 def test_a_bad_period_is_refused_with_a_message(env) -> None:

@@ -53,8 +53,9 @@ from bot.console.texts import Texts
 from bot.handoff.store import HandoffStore
 from bot.insights import render
 from bot.insights.clusters import discover_topics
-from bot.insights.inbox import DISMISSED, NEW, NEW_TOPIC, STATUSES, TOPIC_NAME, Inbox
-from bot.insights.log import REASONS
+from bot.insights.inbox import DISMISSED, INBOX_REASONS, NEW, NEW_TOPIC, STATUSES, TOPIC_NAME, Inbox
+from bot.insights.labels import ReportLabels
+from bot.insights.period import DEFAULT_DAYS
 from bot.insights.report import Report, build_report, period_bounds
 from bot.language.catalog import load_catalog
 from bot.store.db import Database
@@ -66,7 +67,7 @@ __all__ = ["HELSINKI", "AnalystConsole"]
 ANALYST_ROLES = ("analyst", "admin")
 # Both views default to the last days up to and including today (local time), so that
 # what happened today is never missing from the first page an analyst opens.
-REPORT_DAYS = 30
+REPORT_DAYS = DEFAULT_DAYS
 TOPIC_DAYS = 30
 MAX_PERIOD_DAYS = 366
 PAGE_SIZE = 25
@@ -93,12 +94,6 @@ def parse_day(value: str | None, default: date) -> date:
 
 def local_today() -> date:
     return datetime.now(HELSINKI).date()
-
-
-def default_period(days: int, today: date | None = None) -> tuple[date, date]:
-    """The `days` local days up to `today` (default: today in Helsinki), both ends included."""
-    until = today or local_today()
-    return until - timedelta(days=days - 1), until
 
 
 def back_target(value: str | None, default: str) -> tuple[str, list[tuple[str, str]]]:
@@ -188,22 +183,23 @@ class AnalystConsole:
         """since and until of the query (ValueError if malformed, reversed or too long); by
         default the last `days` days up to today."""
         until = parse_day(request.query_params.get("until"), local_today())
-        since = parse_day(request.query_params.get("since"), default_period(days, until)[0])
+        since = parse_day(request.query_params.get("since"), until - timedelta(days=days - 1))
         if until < since:
             raise ValueError("until before since")
         if (until - since).days >= MAX_PERIOD_DAYS:
             raise ValueError("period too long")
         return since, until
 
-    def _report(self, since: date, until: date) -> tuple[Report, dict[str, str | None]]:
+    def _report(self, since: date, until: date, ui: str) -> tuple[Report, dict[str, str | None]]:
         report = build_report(self.database, since, until, clusters=False)
+        labels = ReportLabels(ui)
         with _CHARTS:
             charts = {
-                "volumes": render.chart_weekly_volumes(report),
-                "understood": render.chart_understood(report),
-                "reasons": render.chart_reasons(report),
-                "unsupported": render.chart_unsupported(report),
-                "feedback": render.chart_feedback(report),
+                "volumes": render.chart_weekly_volumes(report, labels),
+                "understood": render.chart_understood(report, labels),
+                "reasons": render.chart_reasons(report, labels),
+                "unsupported": render.chart_unsupported(report, labels),
+                "feedback": render.chart_feedback(report, labels),
             }
         return report, charts
 
@@ -217,7 +213,7 @@ class AnalystConsole:
             period = {"since": request.query_params.get("since", ""), "until": request.query_params.get("until", "")}
             return self._page_response(request, signed_in, "console/reports.html", "/console/reports", title, 400,
                                        period=period, error=t("bad_period", days=MAX_PERIOD_DAYS))
-        report, charts = await to_thread.run_sync(self._report, since, until)
+        report, charts = await to_thread.run_sync(self._report, since, until, ui)
         return self._page_response(
             request, signed_in, "console/reports.html", "/console/reports", title,
             period={"since": since.isoformat(), "until": until.isoformat()}, error=None,
@@ -366,7 +362,7 @@ class AnalystConsole:
         counts = await to_thread.run_sync(self.inbox.counts)
         filters = views.inbox_filters(language, reason, status, views.language_codes(counts))
         page = ("console/inbox.html", "/console/inbox", t("inbox_title"))
-        valid = ((language is None or LANGUAGE_CODE.fullmatch(language)) and (reason is None or reason in REASONS)
+        valid = ((language is None or LANGUAGE_CODE.fullmatch(language)) and (reason is None or reason in INBOX_REASONS)
                  and (status in STATUSES or status == ALL) and page_text.isdigit() and 1 <= int(page_text) <= MAX_PAGE)
         if not valid:
             return self._page_response(request, signed_in, *page, 400, **filters, error=t("bad_filter"))
