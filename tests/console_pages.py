@@ -179,6 +179,7 @@ def console_gateway(work_dir: Path) -> Iterator[tuple[Gateway, Seeded]]:
     database = Database(database_url)
     seeded = seed(database)
     database.engine.dispose()
-    config = handoff_config(work_dir / "handoff.yml", timeout_minutes=24 * 60)
+    # Nobody times out while the tests look at the seeded queue and chats.
+    config = handoff_config(work_dir / "handoff.yml", timeout_minutes=24 * 60, inactivity_minutes=24 * 60)
     with running_gateway(NO_RASA, work_dir, {"HANDOFF_CONFIG": str(config)}) as gateway:
         yield gateway, seeded

@@ -19,8 +19,7 @@ from bot.console.routes import language_label
 from bot.console.texts import Texts
 from bot.console.topics import topic_titles
 from bot.insights.clusters import Cluster
-from bot.insights.inbox import DISMISSED, NEW, NEW_TOPIC, STATUSES, InboxItem
-from bot.insights.log import REASONS
+from bot.insights.inbox import DISMISSED, INBOX_REASONS, NEW, NEW_TOPIC, STATUSES, InboxItem
 from bot.insights.report import DEFAULT_TIMEZONE, Report, as_utc
 from bot.language.catalog import LanguageCatalog
 from bot.privacy.masking import mask
@@ -299,7 +298,7 @@ class AnalystViews:
     def inbox_filters(self, language: str | None, reason: str | None, status: str, codes: list[str]) -> dict:
         return {
             "languages": self.language_select("language", language, codes),
-            "reasons": [Option(r, self.reason(r), r == reason) for r in REASONS],
+            "reasons": [Option(r, self.reason(r), r == reason) for r in INBOX_REASONS],
             "statuses": [Option(s, self.t("statuses." + s), s == status) for s in (*STATUSES, ALL)],
         }
 

@@ -141,9 +141,10 @@
     if (client.state === "open") parts.push(t("client.open"));
     if (client.state === "closed") parts.push(t("client.closed", { minutes: client.minutes }));
     if (client.state === "blocked") parts.push(t("client.blocked"));
-    if (client.last_wrote_minutes === null) parts.push(t("client.never_wrote"));
-    else if (client.last_wrote_minutes < 1) parts.push(t("client.last_wrote_now"));
-    else parts.push(t("client.last_wrote", { minutes: client.last_wrote_minutes }));
+    var wrote = client.last_wrote_minutes;
+    if (typeof wrote === "number") {
+      parts.push(wrote < 1 ? t("client.last_wrote_now") : t("client.last_wrote", { minutes: wrote }));
+    }
     return parts.join(" · ");
   }
   function presenceNode(client, id) {
@@ -285,8 +286,10 @@
         text: t("transcript") + ": " + h.language_name + " · " + t("channels." + h.channel) + " · " +
           t("statuses." + h.status) });
       chat.appendChild(heading);
+      // Whether the user is still there: from the queue (refreshed every 10 s); a chat no longer
+      // in the queue (closed, or the user left) shows nothing.
       var item = queued(h.id);
-      chat.appendChild(el("p", { class: "chat-presence" }, [presenceNode(item ? item.client : h.client, "chat-presence")]));
+      chat.appendChild(el("p", { class: "chat-presence" }, [presenceNode(item ? item.client : null, "chat-presence")]));
       // Focusable, so that the transcript can be scrolled with the keyboard.
       var list = el("ol", { id: "transcript", class: "transcript", "aria-live": "polite", tabindex: "0",
         "aria-labelledby": "chat-title" });
