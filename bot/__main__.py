@@ -1,6 +1,6 @@
 """Command line: `python -m bot serve` (the gateway), `python -m bot migrate`,
 `python -m bot adviser ...` (console accounts), `python -m bot report` (work package 6
-report), `python -m bot retention` (delete old personal data), `python -m bot inbox
+report), `python -m bot retention` (delete old personal data, also from Rasa's tracker store), `python -m bot inbox
 export` (labelled questions as NLU data)."""
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def main() -> None:
         migrate(settings.database_url)
         return
     if args.command in ("report", "retention", "inbox"):
-        insights_command(args, settings.database_url)
+        insights_command(args, settings.database_url, settings.tracker_store_url)
         return
     uvicorn.run("bot.app:create_app", factory=True, host=args.host or settings.host,
                 port=args.port or settings.port, log_level="info",
@@ -66,7 +66,7 @@ def main() -> None:
                 ws="wsproto")
 
 
-def insights_command(args: argparse.Namespace, database_url: str) -> None:
+def insights_command(args: argparse.Namespace, database_url: str, tracker_store_url: str | None = None) -> None:
     from bot.store.db import Database
 
     database = Database(database_url)
@@ -84,8 +84,12 @@ def insights_command(args: argparse.Namespace, database_url: str) -> None:
             print(path)
     elif args.command == "retention":
         from bot.insights.retention import RETENTION_FILE, load_retention, purge
+        from bot.insights.tracker_retention import purge_tracker_store
 
-        deleted = purge(database, load_retention(args.config or RETENTION_FILE), dry_run=args.dry_run)
+        policy = load_retention(args.config or RETENTION_FILE)
+        deleted = purge(database, policy, dry_run=args.dry_run)
+        # Rasa's copy of the conversations (TRACKER_STORE_URL), with the same period.
+        deleted |= purge_tracker_store(tracker_store_url, policy, dry_run=args.dry_run)
         verb = "would delete" if args.dry_run else "deleted"
         for kind, count in deleted.items():
             print(f"{verb} {count} {kind}")

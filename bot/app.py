@@ -30,10 +30,12 @@ from bot.health import operations_routes
 from bot.insights.log import InsightsLog
 from bot.insights.pseudonym import resolve_secret
 from bot.insights.retention import load_retention, purge
+from bot.insights.tracker_retention import purge_tracker_store
 from bot.language.catalog import load_catalog
 from bot.limits import build_limits
 from bot.paths import PROJECT_ROOT
 from bot.rasa_client import RasaClient
+from bot.rasa_token import resolve_rasa_token
 from bot.router import Router
 from bot.settings import Settings, limit_rates, load_settings
 from bot.store.db import Database, migrate
@@ -74,7 +76,8 @@ def create_app(settings: Settings | None = None) -> ProxyHeadersMiddleware:
         migrate(settings.database_url)
     database = Database(settings.database_url)
     store = ConversationStore(database)
-    rasa = RasaClient(settings.rasa_urls or settings.rasa_url, settings.rasa_timeout)
+    rasa = RasaClient(settings.rasa_urls or settings.rasa_url, settings.rasa_timeout,
+                      token=resolve_rasa_token(settings.rasa_token))
     limits = build_limits(limit_rates(settings), settings.rate_limits, settings.redis_url)
     router = Router(settings, store, rasa, limits)
     handoffs = HandoffService(HandoffStore(database), store, load_handoff_config())
@@ -93,10 +96,13 @@ def create_app(settings: Settings | None = None) -> ProxyHeadersMiddleware:
     channels: list = []
 
     async def retention_daily() -> None:
-        """Deletes what is older than config/retention.yml allows; reports keep only aggregates."""
+        """Deletes what is older than config/retention.yml allows, in the gateway's database and
+        in Rasa's tracker store; reports keep only aggregates."""
         while True:
             try:
-                deleted = await asyncio.to_thread(purge, database, load_retention())
+                policy = load_retention()
+                deleted = await asyncio.to_thread(purge, database, policy)
+                deleted |= await asyncio.to_thread(purge_tracker_store, settings.tracker_store_url, policy)
                 log.info("retention: %s", deleted)
             except Exception:  # noqa: BLE001 - try again tomorrow
                 log.exception("retention failed")

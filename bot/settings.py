@@ -68,6 +68,15 @@ class Settings:
     redis_url: str | None = None
     # Proxies whose X-Forwarded-For names the client (comma-separated addresses or networks, or *).
     forwarded_allow_ips: str = "127.0.0.1"
+    # Token of Rasa's HTTP API, sent with every request; None: RASA_TOKEN or the project's .rasa_token.
+    rasa_token: str | None = None
+    # Who sees /readyz details and /metrics: clients in these networks, or with this bearer token.
+    ops_networks: str = "127.0.0.0/8,::1"
+    ops_token: str | None = None
+    # Seconds one round of /readyz checks is reused (a flood makes at most one round per period).
+    readyz_cache_seconds: float = 5.0
+    # Rasa's SQL tracker store, for retention (None: not purged, e.g. an in-memory store).
+    tracker_store_url: str | None = "sqlite:///rasa_tracker.db"
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
 
 
@@ -98,6 +107,11 @@ ENV = {
     "pseudonym_secret": "PSEUDONYM_SECRET",
     "redis_url": "REDIS_URL",
     "forwarded_allow_ips": "FORWARDED_ALLOW_IPS",
+    "rasa_token": "RASA_TOKEN",
+    "ops_networks": "OPS_NETWORKS",
+    "ops_token": "OPS_TOKEN",
+    "readyz_cache_seconds": "READYZ_CACHE_SECONDS",
+    "tracker_store_url": "TRACKER_STORE_URL",
 }
 TELEGRAM_ENV = {
     "token": "TELEGRAM_TOKEN",
@@ -163,6 +177,8 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         convert = CONVERTERS.get(types[key])
         values[key] = convert(value) if convert and value is not None else value
     values["database_url"] = _sqlite_relative_to_project(values.get("database_url", Settings.database_url))
+    if values.get("tracker_store_url"):
+        values["tracker_store_url"] = _sqlite_relative_to_project(values["tracker_store_url"])
     # RASA_URL alone (without RASA_URLS) still means exactly that one instance.
     if environ.get(ENV["rasa_url"]) and not environ.get(ENV["rasa_urls"]):
         values["rasa_urls"] = ()

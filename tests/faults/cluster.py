@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.paths import PROJECT_ROOT
+from bot.rasa_token import resolve_rasa_token
 from scripts.serve import actions_command, rasa_command
 from tests.helpers import free_port, wait_until_up
 
@@ -62,7 +63,8 @@ def rasa_service(work: Path, model: Path, actions: Service) -> Service:
     endpoints.write_text(f"action_endpoint:\n  url: {actions_url}/webhook\n")
     command = rasa_command(port, str(model))
     command[command.index("--endpoints") + 1] = str(endpoints)
-    return Service("rasa", command, f"http://127.0.0.1:{port}/status", work / "rasa.log")
+    # Rasa's /status needs the API token (the gateway finds the same one).
+    return Service("rasa", command, f"http://127.0.0.1:{port}/status?token={resolve_rasa_token()}", work / "rasa.log")
 
 
 def gateway_service(work: Path, rasa_url: str, env: dict[str, str]) -> Service:
