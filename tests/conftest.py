@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 from bot.paths import PROJECT_ROOT
 from bot.store.db import Database, migrate
 from scripts.model import model_path
-from tests.helpers import Gateway, Servers, running_gateway, running_servers
+from tests.helpers import CHROMIUM_ARGS, Gateway, Servers, running_gateway, running_servers
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +33,19 @@ def servers(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Se
 def gateway(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Gateway:
     with running_gateway(servers.rasa_url, tmp_path_factory.mktemp("gateway")) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def browser():  # noqa: ANN201
+    """Debian's Chromium, headless, driven by Playwright: one per test module. Not one per
+    session: Playwright's sync API keeps an event loop running in the main thread while it
+    is started, and later tests that call asyncio.run() (the Telegram ones) need it gone."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
 
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"

@@ -19,14 +19,13 @@ from playwright.sync_api import (
     Browser,
     BrowserContext,
     Page,
-    Playwright,
     Request,
     WebSocket,
     expect,
-    sync_playwright,
 )
 
-from tests.helpers import CHROMIUM_ARGS, Gateway
+from tests.axe import assert_no_violations
+from tests.helpers import Gateway
 
 pytestmark = pytest.mark.browser
 
@@ -84,19 +83,6 @@ class Recorder:
             if parts.scheme not in ("http", "https", "ws", "wss") or parts.netloc != expected:
                 out.append(url)
         return out
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
-    yield browser
-    browser.close()
 
 
 @pytest.fixture
@@ -423,6 +409,33 @@ def test_accessibility(page: Page, gateway: Gateway) -> None:
     )
     low = [(selector, ratio) for selector, ratio in ratios if ratio < 4.5]
     assert ratios and not low, low
+
+
+def test_axe_core_finds_nothing_in_a_finnish_conversation(page: Page, gateway: Gateway) -> None:
+    open_demo(page, gateway)
+    assert_no_violations(page, "the demo page, the widget closed")
+    open_with_keyboard(page)
+    assert_no_violations(page, "the widget open")
+    send_and_wait(page, REGISTER_QUESTION)
+    send_and_wait(page, MENU_REQUEST)
+    expect(page.locator(QUICK_REPLIES).first).to_be_visible()
+    assert_no_violations(page, "a Finnish conversation")
+
+
+def test_axe_core_finds_nothing_in_an_arabic_conversation_on_a_phone(browser: Browser, gateway: Gateway) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="ar", is_mobile=True,
+                                  has_touch=True, device_scale_factor=2)
+    context.set_default_timeout(ANSWER_TIMEOUT)
+    try:
+        page = context.new_page()
+        open_demo(page, gateway)
+        page.locator(LAUNCHER).click()
+        send_and_wait(page, "كيف اسجل كباحث عن عمل")
+        expect(page.locator(f"{BOT_MESSAGES}[lang='ar'][dir='rtl']").first).to_be_visible()
+        send_and_wait(page, "عندي سؤال عن التأمين ضد البطالة")
+        assert_no_violations(page, "an Arabic conversation on a phone")
+    finally:
+        context.close()
 
 
 def test_language_menu(page: Page, gateway: Gateway, recorder: Recorder) -> None:

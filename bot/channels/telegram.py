@@ -624,6 +624,8 @@ class TelegramChannel:
                 reason = str(error)
             except (BadRequest, Forbidden, InvalidToken) as error:
                 log.warning("Telegram refused %s: %s", what, error)
+                if isinstance(error, Forbidden) and "chat_id" in kwargs:  # the user blocked the bot
+                    await to_thread.run_sync(self.router.store.mark_client, CHANNEL, str(kwargs["chat_id"]), "blocked")
                 return None
             except NetworkError as error:  # includes TimedOut
                 pause, delay = delay, min(delay * 2, MAX_BACKOFF)

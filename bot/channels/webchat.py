@@ -126,8 +126,11 @@ class WebChat:
         self._clients[sid] = socketio_client_address(environ)
 
     async def on_disconnect(self, sid: str, *args: Any) -> None:
-        self._sessions.pop(sid, None)
+        session_id = self._sessions.pop(sid, None)
         self._clients.pop(sid, None)
+        # Gone for the advisers' console when the last tab of the session (on this process) closes.
+        if session_id is not None and session_id not in self._sessions.values():
+            await to_thread.run_sync(self.router.store.mark_client, CHANNEL, session_id, "disconnected")
 
     async def on_session_request(self, sid: str, data: Any = None) -> None:
         requested = data.get("session_id") if isinstance(data, dict) else None
@@ -147,6 +150,7 @@ class WebChat:
         if previous and previous != session_id:
             await self.sio.leave_room(sid, previous)
         self._sessions[sid] = session_id
+        await to_thread.run_sync(self.router.store.mark_client, CHANNEL, session_id, "connected")
         # Awaited: Rasa 3.6.21's own channel forgets to, and replies get lost.
         await self.sio.enter_room(sid, session_id)
         await self.sio.emit("session_confirm", session_id, room=sid)
