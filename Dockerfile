@@ -23,6 +23,7 @@ RUN python -m venv /opt/venv \
 FROM deps AS model
 WORKDIR /app
 COPY config/ config/
+COPY content/ content/
 COPY domain/ domain/
 COPY data/ data/
 COPY components/ components/
@@ -50,6 +51,7 @@ COPY actions/ actions/
 COPY bot/ bot/
 COPY components/ components/
 COPY config/ config/
+COPY content/ content/
 COPY data/ data/
 COPY domain/ domain/
 COPY locales/ locales/

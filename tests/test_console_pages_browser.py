@@ -103,7 +103,8 @@ def test_the_adviser_console_has_no_axe_violations(browser: Browser, gateway: Ga
     page.context.close()
 
 
-@pytest.mark.parametrize("path", ["/console/reports", "/console/topics", "/console/inbox", "/console/inbox?status=all"])
+@pytest.mark.parametrize("path", ["/console/reports", "/console/topics", "/console/inbox", "/console/inbox?status=all",
+                                  "/console/content"])
 @pytest.mark.parametrize("username", ["aino", "eino"])
 def test_the_analyst_pages_have_no_axe_violations(browser: Browser, gateway: Gateway, path: str,
                                                    username: str) -> None:

@@ -50,6 +50,8 @@ from bot.console.analyst_views import (
 from bot.console.auth import UI_LANGUAGES, Accounts, SignedIn
 from bot.console.routes import SECURITY_HEADERS, FormHandler, form_action, session_of
 from bot.console.texts import Texts
+from bot.console.topics import topic_titles
+from bot.content.currency import currency_rows
 from bot.handoff.store import HandoffStore
 from bot.insights import render
 from bot.insights.clusters import discover_topics
@@ -76,7 +78,8 @@ MAX_IDS = 5000
 # Where a form may send the browser back to: a console page, no dots, no other host.
 BACK_PATH = re.compile(r"/console(?:/[A-Za-z0-9_-]+)*/?")
 SWITCH_LABELS = {"fi": "Suomeksi", "en": "In English"}
-NAV = (("nav_reports", "/console/reports"), ("nav_topics", "/console/topics"), ("nav_inbox", "/console/inbox"))
+NAV = (("nav_reports", "/console/reports"), ("nav_topics", "/console/topics"), ("nav_inbox", "/console/inbox"),
+       ("nav_content", "/console/content"))
 # matplotlib's pyplot keeps global state: one chart at a time.
 _CHARTS = threading.Lock()
 
@@ -128,6 +131,7 @@ class AnalystConsole:
             Route("/console/inbox", page(self.inbox_page), methods=["GET"]),
             Route("/console/inbox/export", page(self.export), methods=["GET"]),
             Route("/console/inbox/{id:int}/label", action(self.label_item), methods=["POST"]),
+            Route("/console/content", page(self.content_page), methods=["GET"]),
             Route("/console/analyst/ui-language", action(self.ui_language), methods=["POST"]),
         ]
 
@@ -242,6 +246,16 @@ class AnalystConsole:
         })
 
     # --- candidate topics ----------------------------------------------------------------
+
+    async def content_page(self, request: Request, signed_in: SignedIn) -> Response:
+        """Which topics' answers are due for a re-check (the list of `make content-check`)."""
+        ui = signed_in.adviser.ui_language
+        rows = await to_thread.run_sync(currency_rows, local_today())
+        titles = topic_titles(ui)
+        topics = [{"title": titles.get(row.topic, row.topic), "name": row.topic, "row": row} for row in rows]
+        return self._page_response(request, signed_in, "console/content.html", "/console/content",
+                                   Texts(ui, "analyst.")("content_title"), topics=topics,
+                                   due=sum(row.needs_review for row in rows))
 
     async def topics_page(self, request: Request, signed_in: SignedIn) -> Response:
         ui = signed_in.adviser.ui_language
