@@ -1,6 +1,8 @@
-"""Requests for a person. The action only asks: it tells the user how to reach the
-services and emits the custom payload `{"handoff": {...}}`; the gateway decides
-what happens next (queue, outside hours, contact request)."""
+"""Requests for a person. The action only asks: it emits the custom payload
+`{"handoff": {...}}` and says nothing itself; the gateway decides what happens
+(queue, outside hours, nobody online) and has the assistant say that outcome, so
+the user hears one consistent answer instead of "I will connect you" followed by
+"advisers are not in the chat"."""
 
 from __future__ import annotations
 
@@ -41,7 +43,6 @@ class ActionRequestHuman(Action):
         topics = {
             i for i in domain.get("intents", []) if f"utter_{i}" in domain.get("responses", {})
         }
-        dispatcher.utter_message(response="utter_handoff_requested")
         dispatcher.utter_message(
             json_message={
                 "handoff": {
