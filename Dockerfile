@@ -50,6 +50,8 @@ COPY actions/ actions/
 COPY bot/ bot/
 COPY components/ components/
 COPY config/ config/
+# The link map and the languages' link notes: link titles in the widget and Telegram.
+COPY content/links.yml content/languages.yml content/
 COPY data/ data/
 COPY domain/ domain/
 COPY locales/ locales/

@@ -28,6 +28,7 @@ from bot.channels.telegram import (
     split_text,
     utf16_length,
 )
+from bot.content.links import link_map
 from bot.language.catalog import load_catalog
 from bot.paths import PROJECT_ROOT
 from bot.router import Reply, Turn
@@ -243,6 +244,25 @@ def test_an_arabic_reply_is_aligned_right() -> None:
         fake.send_text(user, "مرحبا")
         message = fake.wait_for_message(user.chat_id, lambda m: "مرحبا" in (m.text or ""), timeout=30)
         assert message.text.startswith(RLM)
+
+    with FakeTelegram(TOKEN) as fake:
+        run_channel(fake, router, lambda: scenario(fake))
+
+
+def test_answer_links_are_sent_as_short_titles() -> None:
+    kela = "http://kela.fi/web/en/unemployment"
+    page = link_map()[kela]["en"]  # the link map's site and title of the page
+    text = f"Hae etuutta Kelasta (jos olet työtön) & kysy lisää: {kela} (englanniksi). Muu: https://example.org/x"
+    router = StubRouter([Reply(text=text, language="fi")])
+    user = new_user("fi")
+
+    def scenario(fake: FakeTelegram) -> None:
+        fake.send_text(user, "kela")
+        message = fake.wait_for_message(user.chat_id, lambda m: "Kelasta" in (m.text or ""), timeout=30)
+        call = next(c for c in fake.calls_of("sendMessage") if "Kelasta" in c.params.get("text", ""))
+        assert call.params["parse_mode"] == "HTML"
+        assert message.text == ("Hae etuutta Kelasta (jos olet työtön) &amp; kysy lisää: "
+                                f'<a href="{kela}">{page.site}: {page.title}</a> (englanniksi). Muu: https://example.org/x')
 
     with FakeTelegram(TOKEN) as fake:
         run_channel(fake, router, lambda: scenario(fake))

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
+from bot.content.links import link_map
 from bot.texts import section
 from tests.chat_client import ChatClient
 from tests.helpers import CHROMIUM_ARGS, Gateway, Servers
@@ -127,11 +128,17 @@ def open_chat(page: Page, gateway: Gateway) -> None:
     expect(page.locator(PANEL)).to_be_visible()
 
 
+def greeting_messages(language: str) -> int:
+    """How many messages the greeting is: its paragraphs (Rasa sends each as a message), the menu."""
+    return len(response("utter_greet", language)["text"].split("\n\n")) + 1
+
+
 def greeting_shown(page: Page, language: str) -> None:
     """The assistant's greeting and its topic menu, with nothing typed."""
     expect(page.locator(BOT_MESSAGES).first).to_contain_text(response_text("utter_greet", language))
     titles = [b["title"] for b in response("utter_help_menu", language)["buttons"]]
     expect(page.locator(QUICK_REPLIES)).to_have_text(titles)
+    expect(page.locator(BOT_MESSAGES)).to_have_count(greeting_messages(language))
 
 
 def text_rect(page: Page, selector: str, needle: str, last: bool = False) -> dict:
@@ -164,12 +171,12 @@ def test_a_new_conversation_opens_with_the_greeting_and_the_topic_menu(browser: 
         page.locator(QUICK_REPLIES).first.click()
         expect(page.locator(f"{USER_MESSAGES} .espoo-chat__bubble")).to_have_text(
             [response("utter_help_menu", "fi")["buttons"][0]["title"]])
-        expect(page.locator(BOT_MESSAGES)).to_have_count(3)
+        expect(page.locator(BOT_MESSAGES)).to_have_count(greeting_messages("fi") + 1)
         shown = page.locator(f"{LOG} .espoo-chat__message").all_inner_texts()
 
         # A reload shows the same conversation: one greeting, and no new one.
         page.reload()
-        expect(page.locator(BOT_MESSAGES)).to_have_count(3)
+        expect(page.locator(BOT_MESSAGES)).to_have_count(greeting_messages("fi") + 1)
         page.wait_for_timeout(1500)
         assert page.locator(f"{LOG} .espoo-chat__message").all_inner_texts() == shown
     finally:
@@ -195,7 +202,7 @@ def test_the_gateway_greets_only_at_the_start(gateway: Gateway) -> None:
         other = ChatClient(gateway.url, session_id=user.session_id)
         try:
             history = other.wait_for("history")
-            assert [h["sender"] for h in history] == ["bot", "bot"]
+            assert [h["sender"] for h in history] == ["bot"] * greeting_messages("sv")
         finally:
             other.close()
     finally:
@@ -239,7 +246,8 @@ def test_the_widget_speaks_the_browsers_first_supported_language_at_once(browser
         greeting_shown(page, "ru")
         page.locator(INPUT).fill("Как зарегистрироваться безработным соискателем работы?")
         page.keyboard.press("Enter")
-        page.wait_for_function("(s) => document.querySelectorAll(s).length >= 3", arg=BOT_MESSAGES)
+        page.wait_for_function("([s, n]) => document.querySelectorAll(s).length > n",
+                               arg=[BOT_MESSAGES, greeting_messages("ru")])
         sent = recorder.sent("user_uttered")[-1]["customData"]
         assert sent == {"language": "tr-TR", "language_hints": languages}
         assert recorder.sent("greet")[-1]["language_hints"] == languages
@@ -391,5 +399,44 @@ def test_a_long_message_is_not_cut_and_not_sent_without_a_word(browser: Browser,
         assert len(recorder.sent("user_uttered")[-1]["message"]) == 950
         expect(page.locator(INPUT)).to_have_value("")
         expect(counter).to_be_hidden()
+    finally:
+        context.close()
+
+
+# ------------------------------------------------------------------------- link titles
+
+
+def test_answer_links_show_short_titles_with_the_url_behind(browser: Browser, gateway: Gateway) -> None:
+    context, page, _ = new_page(browser, "fi-FI", viewport={"width": 390, "height": 844}, is_mobile=True,
+                                has_touch=True)
+    try:
+        open_chat(page, gateway)
+        greeting_shown(page, "fi")
+        page.locator(INPUT).fill("miten ilmoittaudun työttömäksi työnhakijaksi")
+        page.keyboard.press("Enter")
+        answer = response("utter_register_as_jobseeker", "fi")["text"]
+        links = page.locator(f"{BOT_MESSAGES} a.espoo-chat__link")
+        expect(links).to_have_count(answer.count("://") + answer.count("{espoo_services_url}"))
+        pages = {version.url: version for versions in link_map().values() for version in versions.values()}
+        for link in links.all():
+            url = link.get_attribute("href")
+            version = pages[url]
+            shown = link.inner_text()
+            # The site and the page's title; an English page is said to be English (in the text
+            # after the link, or in the title where the answer does not say it).
+            assert shown.startswith(version.site) and version.title in shown, (shown, url)
+            assert link.get_attribute("title") == url and len(shown) < len(url)
+            said_after = link.evaluate("a => a.nextSibling ? a.nextSibling.textContent : ''")
+            assert "englanniksi" in shown + said_after.split(".")[0], (shown, said_after)
+            # A few lines at most on a phone, where the URL took up to eight.
+            lines = link.evaluate("a => a.getClientRects().length")
+            assert lines <= 3, (shown, lines)
+
+        # A URL that ends in a balanced ")" stays whole; a ")" that closes the sentence does not.
+        element = page.evaluate_handle(
+            "window.EspooChat.renderMessage({text: 'Katso https://fi.wikipedia.org/wiki/Kela_(virasto). "
+            "(Myös https://www.kela.fi/arbetsloshet.)', metadata: {language: 'fi', direction: 'ltr'}})")
+        hrefs = element.evaluate("el => [...el.querySelectorAll('a')].map(a => a.getAttribute('href'))")
+        assert hrefs == ["https://fi.wikipedia.org/wiki/Kela_(virasto)", "https://www.kela.fi/arbetsloshet"]
     finally:
         context.close()

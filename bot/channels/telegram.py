@@ -20,6 +20,9 @@ Every text goes through the Router like the web chat's. What is Telegram's own:
 * The user's `language_code` is the channel's language hint. Voice, photos,
   stickers, locations and other non-text messages get a short text answer in
   the conversation's language (else the hint, else the default language).
+* Links of the link map are sent as HTML links with a short title ("Kela:
+  Unemployment", bot/link_titles.py) instead of a URL of several lines; the
+  URL stays the link's address.
 * Texts longer than Telegram's 4096 characters are split on paragraph, line or
   word boundaries; custom payloads (such as `{"handoff": ...}`) are not shown;
   right-to-left text starts with U+200F so Telegram aligns it to the right.
@@ -66,7 +69,7 @@ from telegram import (
     Update,
     User,
 )
-from telegram.constants import ChatAction, ChatType, MessageLimit
+from telegram.constants import ChatAction, ChatType, MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -82,6 +85,7 @@ from bot.feedback import FeedbackService
 from bot.handoff.service import WAITING, WITH_ADVISER
 from bot.language.catalog import LanguageCatalog, load_catalog
 from bot.language.decision import normalise_tag
+from bot.link_titles import as_html, link_titles
 from bot.router import Reply, Router, Turn
 from bot.settings import TelegramSettings
 from bot.texts import text as localized
@@ -594,7 +598,8 @@ class TelegramChannel:
         if not text.strip() and keyboard is not None:
             text = localized(language, "telegram.choose_option")
         if text.strip():
-            await self._send_text(chat_id, text, language, keyboard)
+            titles = link_titles(text, language) if reply.sender == "bot" else {}
+            await self._send_text(chat_id, text, language, keyboard, titles)
         if reply.asks_rating and reply.message_id:
             await self._send_text(chat_id, localized(language, "feedback.rating_question"), language,
                                   rating_keyboard(reply.message_id))
@@ -602,13 +607,17 @@ class TelegramChannel:
             await self._send_image(chat_id, reply.image, language)
 
     async def _send_text(
-        self, chat_id: int, text: str, language: str | None, keyboard: InlineKeyboardMarkup | None = None
+        self, chat_id: int, text: str, language: str | None, keyboard: InlineKeyboardMarkup | None = None,
+        titles: dict[str, str] | None = None,
     ) -> None:
+        """`text` in pieces within Telegram's limit; with `titles`, as HTML with titled links (each
+        piece on its own: pieces are cut at white space, never inside a URL)."""
         pieces = message_texts(text, language, self.catalog)
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1
             await self._deliver(
-                "sendMessage", self.application.bot.send_message, chat_id=chat_id, text=piece,
+                "sendMessage", self.application.bot.send_message, chat_id=chat_id,
+                text=as_html(piece, titles) if titles else piece, parse_mode=ParseMode.HTML if titles else None,
                 reply_markup=keyboard if last else None,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )

@@ -16,7 +16,8 @@ when the widget opens on a new conversation: the assistant's greeting and
 topic menu (router.GREETING_PAYLOAD, the only payload a client can ask for
 this way, and only while the conversation has no messages); and
 `customData.language_hints` (the browser's languages, at most 10) beside
-`customData.language`.
+`customData.language`; `metadata.links` (URL -> short title, bot/link_titles.py)
+on answers whose links the link map knows.
 
 Differences that matter for safety: session ids are issued by the server
 (unguessable, 32 random bytes); a client's id is accepted only if the store
@@ -50,6 +51,7 @@ from bot.feedback import FeedbackService
 from bot.handoff.service import WAITING, WITH_ADVISER
 from bot.language.catalog import load_catalog
 from bot.language.decision import normalise_tag
+from bot.link_titles import link_titles
 from bot.router import Reply, Router, Turn
 from bot.store.models import Conversation, as_utc, utcnow
 from bot.texts import text as localized
@@ -78,6 +80,9 @@ def bot_uttered(reply: Reply) -> list[dict[str, Any]]:
         meta = {**meta, "feedback": {"message_id": reply.message_id}}
     if reply.message_id and reply.asks_rating:
         meta = {**meta, "rating": {"message_id": reply.message_id}}
+    titles = link_titles(reply.text, reply.language) if reply.sender == "bot" else {}
+    if titles:  # the widget shows "Kela: Unemployment" for the URL
+        meta = {**meta, "links": titles}
     events: list[dict[str, Any]] = []
     if reply.text is not None or reply.buttons:
         event: dict[str, Any] = {"text": reply.text or "", "metadata": meta}

@@ -48,7 +48,8 @@
   var COUNTER_FROM = 0.9;
   var ANNOUNCE_AFTER_MS = 1000;
   var URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/gi;
-  var TRAILING_PUNCTUATION = /[.,;:!?'")\]}>»”’]+$/;
+  // As bot/link_titles.py finds them: a closing ")" that closes a "(" of the URL stays.
+  var TRAILING_PUNCTUATION = /[.,;:!?'")\]}>»”’。，：；）]+$/;
   // Digit groups separated by spaces ("040 123 4567", "+358 9 816 21"): kept left to right in any text.
   var NUMBER_GROUPS = /\+?[0-9\u0660-\u0669\u06F0-\u06F9]+(?:[ \u00A0][0-9\u0660-\u0669\u06F0-\u06F9]+)+/g;
   var STOP_PAYLOAD = "/stop";
@@ -118,6 +119,7 @@
     open: false,
     languageTimer: null,
     languageBefore: null,
+    languageChosen: false, // the user picked a language in the menu (in this conversation)
     historyTimer: null,
     offeredTitles: {},  // quick-reply payload -> title, to show titles for pressed buttons in the history
     maxChars: DEFAULT_MAX_MESSAGE_CHARS,
@@ -663,17 +665,29 @@
     }
   }
 
-  /** Bot text as DOM nodes: plain text, with http(s) URLs as links (left to right in any text). */
-  function appendTextWithLinks(container, text) {
+  /** A matched URL without the punctuation after it; a ")" closing a "(" of the URL stays. */
+  function cleanUrl(raw) {
+    var trailing = raw.match(TRAILING_PUNCTUATION);
+    var url = trailing ? raw.slice(0, raw.length - trailing[0].length) : raw;
+    var rest = raw.slice(url.length);
+    while (rest.charAt(0) === ")" && url.split("(").length > url.split(")").length) {
+      url += ")";
+      rest = rest.slice(1);
+    }
+    return url;
+  }
+
+  /**
+   * Bot text as DOM nodes: plain text, with http(s) URLs as links (left to right in any text).
+   * `titles` (metadata.links): URL -> a short title ("Kela: Unemployment") shown instead of the
+   * URL, which stays the link's address (and its tooltip).
+   */
+  function appendTextWithLinks(container, text, titles) {
     var last = 0;
     URL_PATTERN.lastIndex = 0;
     var match;
     while ((match = URL_PATTERN.exec(text)) !== null) {
-      var raw = match[0];
-      var trailing = raw.match(TRAILING_PUNCTUATION);
-      if (trailing) {
-        raw = raw.slice(0, raw.length - trailing[0].length);
-      }
+      var raw = cleanUrl(match[0]);
       var href = safeHttpUrl(raw);
       if (!href) {
         continue;
@@ -687,7 +701,13 @@
       link.target = "_blank";
       link.rel = "noopener noreferrer";
       link.className = PREFIX + "__link";
-      link.textContent = raw;
+      var title = titles && Object.prototype.hasOwnProperty.call(titles, raw) ? titles[raw] : null;
+      if (typeof title === "string" && title) {
+        link.textContent = title;
+        link.title = raw;
+      } else {
+        link.textContent = raw;
+      }
       container.appendChild(link);
       last = match.index + raw.length;
       URL_PATTERN.lastIndex = last;
@@ -778,7 +798,7 @@
       if (sender === "user") {
         appendText(bubble, message.text);
       } else {
-        appendTextWithLinks(bubble, message.text);
+        appendTextWithLinks(bubble, message.text, meta.links);
       }
       item.appendChild(bubble);
     }
@@ -905,7 +925,9 @@
   function onBotMessage(message) {
     var meta = metadataOf(message);
     var code = baseCode(meta.language);
-    if (isSupported(code) && code !== state.language) {
+    // A language the user is choosing in the menu (or chose while the greeting was on its way) wins.
+    var choosing = state.languageTimer || (meta.greeting && state.languageChosen);
+    if (isSupported(code) && code !== state.language && !choosing) {
       applyLanguage(code);
     }
     // The greeting keeps its place above anything typed while it was on its way.
@@ -1126,6 +1148,7 @@
     state.ready = false;
     state.pending = [];
     state.greeted = null;
+    state.languageChosen = false;
     clearTimeout(state.historyTimer);
     clearLog();
     setHandoff("none");
@@ -1178,6 +1201,7 @@
     if (!state.languageTimer) {
       state.languageBefore = state.language;
     }
+    state.languageChosen = true;
     applyLanguage(code);
     // Some browsers fire `change` on every arrow key press: send once the choice settles.
     clearTimeout(state.languageTimer);
