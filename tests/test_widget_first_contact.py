@@ -183,6 +183,31 @@ def test_a_new_conversation_opens_with_the_greeting_and_the_topic_menu(browser: 
         context.close()
 
 
+def test_end_and_clear_keeps_its_note_and_greets_the_new_conversation(browser: Browser, gateway: Gateway) -> None:
+    """The tab that ended the conversation gets one new session (from the gateway) and keeps its
+    "the chat was ended and cleared" note, followed by the new conversation's greeting."""
+    context, page, recorder = new_page(browser, "fi-FI")
+    try:
+        open_chat(page, gateway)
+        greeting_shown(page, "fi")
+        old = session_id(page)
+        requests = len(recorder.sent("session_request"))
+        page.locator(".espoo-chat__forget").click()
+        page.wait_for_function("(old) => localStorage.getItem('espooChat.sessionId') && "
+                               "localStorage.getItem('espooChat.sessionId') !== old", arg=old)
+        answers = page.locator(f"{BOT_MESSAGES}:not(.espoo-chat__message--notice)")
+        expect(answers.first).to_contain_text(response_text("utter_greet", "fi"))
+        expect(answers).to_have_count(greeting_messages("fi"))
+        page.wait_for_timeout(1500)
+        note = page.locator(f"{LOG} .espoo-chat__message--notice .espoo-chat__bubble")
+        expect(note).to_have_text(section("fi", "widget")["forgotten"])
+        assert page.evaluate("document.querySelector('#espoo-chat-log .espoo-chat__message')"
+                             ".classList.contains('espoo-chat__message--notice')"), "the note first"
+        assert len(recorder.sent("session_request")) == requests  # no second new session
+    finally:
+        context.close()
+
+
 def test_the_gateway_greets_only_at_the_start(gateway: Gateway) -> None:
     """The one payload a client can ask for this way, and only while the conversation is empty."""
     user = ChatClient(gateway.url)
@@ -228,6 +253,9 @@ def test_the_widget_speaks_the_browsers_first_supported_language_at_once(browser
         expect(page.locator(ROOT)).to_have_attribute("lang", "ar")
         expect(page.locator(ROOT)).to_have_attribute("dir", "rtl")
         expect(page.locator(LAUNCHER)).to_have_text(arabic["open"])
+        # ... in the corner the (Finnish, left-to-right) page has it: bottom right.
+        box = page.locator(LAUNCHER).bounding_box()
+        assert box["x"] + box["width"] >= page.viewport_size["width"] - 32, box
         page.locator(LAUNCHER).click()
         expect(page.locator(PANEL).get_by_role("heading")).to_have_text(arabic["title"])
         assert page.evaluate("getComputedStyle(document.getElementById('espoo-chat-input')).direction") == "rtl"

@@ -120,6 +120,7 @@
     languageTimer: null,
     languageBefore: null,
     languageChosen: false, // the user picked a language in the menu (in this conversation)
+    ending: false,      // this tab asked the gateway to end the conversation ("end and clear")
     historyTimer: null,
     offeredTitles: {},  // quick-reply payload -> title, to show titles for pressed buttons in the history
     maxChars: DEFAULT_MAX_MESSAGE_CHARS,
@@ -325,6 +326,8 @@
 
   function buildUi() {
     var root = el("div", PREFIX, { id: uid("root") });
+    // The launcher sits in the page's corner: bottom right, or bottom left on a right-to-left page.
+    root.setAttribute("data-page-dir", getComputedStyle(document.body).direction === "rtl" ? "rtl" : "ltr");
 
     var launcher = el("button", PREFIX + "__launcher", {
       type: "button",
@@ -1048,7 +1051,12 @@
         onBotMessage(message);
       });
       socket.on("session_ended", function () {
-        resetConversation();
+        if (state.ending) {
+          // This tab ended it: already cleared (the notice stays); the gateway confirms a new session.
+          state.ending = false;
+          return;
+        }
+        resetConversation(); // another tab of the same session ended it
         socket.emit("session_request", { session_id: null, language_hints: browserLanguages() });
       });
     }, function (error) {
@@ -1158,6 +1166,7 @@
   function onForget() {
     var connected = state.ready && state.socket && state.connected;
     if (connected) {
+      state.ending = true;
       state.socket.emit("end_session", {});
     }
     resetConversation();
