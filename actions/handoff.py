@@ -13,6 +13,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import last_topic, user_events
+from bot.content.groups import GROUPS
 
 HANDOFF_OFFERED_SLOT = "handoff_offered"
 
@@ -40,9 +41,9 @@ class ActionRequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        topics = {
-            i for i in domain.get("intents", []) if f"utter_{i}" in domain.get("responses", {})
-        }
+        # The catalogue's service topics: not greet, thank or goodbye, whose responses share the
+        # utter_<intent> naming (the widget greets every new conversation).
+        topics = {topic for group in GROUPS.values() for topic in group}
         dispatcher.utter_message(
             json_message={
                 "handoff": {

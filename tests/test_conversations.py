@@ -146,6 +146,18 @@ def test_request_for_a_person_emits_the_handoff_payload(servers: Servers, domain
     assert handoff == [{"reason": "user_request", "language": "sv", "topic": "laid_off"}]
 
 
+def test_the_handoff_topic_is_a_service_topic_never_the_greeting(servers: Servers) -> None:
+    """The widget greets every new conversation (/greet): the adviser must not see "greet" as the topic."""
+    sender = new_sender()
+    servers.say(sender, "/greet", language_hint="fi")
+    replies = servers.say(sender, "/request_human")
+    assert [r["custom"]["handoff"]["topic"] for r in replies if "custom" in r] == [None]
+    servers.say(sender, "miten haen työttömyysetuutta")
+    servers.say(sender, "kiitos")
+    replies = servers.say(sender, "/request_human")
+    assert [r["custom"]["handoff"]["topic"] for r in replies if "custom" in r] == ["benefit_apply"]
+
+
 def test_unsupported_language_gets_english_and_finnish_with_an_adviser(servers: Servers, domain: Domain) -> None:
     """An adviser is offered, never an interpreter (DESIGN.md); the handoff still tells the adviser why."""
     sender = new_sender()

@@ -355,7 +355,9 @@ def test_the_end_button_stays_in_every_handoff_state(browser: Browser, gateway: 
         expect(bar).to_contain_text(texts["handoff_waiting"])
         expect(end).to_be_visible()
 
-        handoff_id = handoff_of(gateway, session_id(page)).id
+        handoff = handoff_of(gateway, session_id(page))
+        assert handoff.topic is None  # the greeting is no service topic
+        handoff_id = handoff.id
         assert adviser.post(f"handoffs/{handoff_id}/claim").status_code == 200
         expect(bar).to_contain_text(texts["handoff_with_adviser"])
         page.reload()
