@@ -564,8 +564,13 @@ class TelegramChannel:
     # --- sending ------------------------------------------------------------------------------
 
     async def _in_handoff(self, chat_id: int) -> bool:
-        """The user waits for an adviser or talks with one."""
-        conversation = await to_thread.run_sync(self.router.store.find, CHANNEL, str(chat_id))
+        """The user waits for an adviser or talks with one (False when the database cannot say:
+        the replies, such as "something went wrong", go out anyway)."""
+        try:
+            conversation = await to_thread.run_sync(self.router.store.find, CHANNEL, str(chat_id))
+        except Exception:  # noqa: BLE001
+            log.warning("no handoff state for chat replies (database unavailable)")
+            return False
         return getattr(conversation, "state", None) in (WAITING, WITH_ADVISER)
 
     async def _send_turn(self, chat_id: int, turn: Turn) -> None:

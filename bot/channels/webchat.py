@@ -38,6 +38,7 @@ session are handled one at a time, in order.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import weakref
 from datetime import timedelta
@@ -56,6 +57,7 @@ from bot.router import Reply, Router, Turn
 from bot.store.models import Conversation, as_utc, utcnow
 from bot.texts import text as localized
 
+log = logging.getLogger(__name__)
 CHANNEL = "webchat"
 HISTORY_LIMIT = 200
 NO_HANDOFF = "none"
@@ -156,10 +158,13 @@ class WebChat:
         """Replies as `bot_uttered` events, each with the conversation's handoff state after them."""
         if not replies:
             return
-        conversation = await to_thread.run_sync(self.router.store.find, CHANNEL, session_id)
-        state = handoff_state(conversation)
+        try:
+            conversation = await to_thread.run_sync(self.router.store.find, CHANNEL, session_id)
+            metadata["handoff"] = handoff_state(conversation)
+        except Exception:  # noqa: BLE001 - the database is down: the replies (e.g. "it failed") still go
+            log.warning("no handoff state for session replies (database unavailable)")
         for reply in replies:
-            for event in with_metadata(bot_uttered(reply), handoff=state, **metadata):
+            for event in with_metadata(bot_uttered(reply), **metadata):
                 await self.sio.emit("bot_uttered", event, room=session_id)
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
