@@ -23,7 +23,6 @@ RUN python -m venv /opt/venv \
 FROM deps AS model
 WORKDIR /app
 COPY config/ config/
-COPY content/ content/
 COPY domain/ domain/
 COPY data/ data/
 COPY components/ components/
@@ -51,6 +50,8 @@ COPY actions/ actions/
 COPY bot/ bot/
 COPY components/ components/
 COPY config/ config/
+# The link map (link titles in the widget and Telegram), the review dates and the
+# catalogue's copy (the console's content check).
 COPY content/ content/
 COPY data/ data/
 COPY domain/ domain/

@@ -41,7 +41,6 @@ CONVERSATION_KEYS = [
 # domain/responses/handoff.yml. In a locale file: a `handoff:` section of
 # response -> {text, buttons}, buttons with the payloads of docs/content.md.
 HANDOFF_KEYS = [
-    "utter_handoff_requested",
     "utter_handoff_queued",
     "utter_queue_moved",
     "utter_adviser_joined",
