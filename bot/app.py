@@ -59,12 +59,14 @@ SECURITY_HEADERS = {
 DEMO_CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; script-src 'self'"
 
 
-def widget_config(session_idle_hours: float) -> dict:
-    """Languages, every widget text and the session's idle period, for the widget to load at start."""
+def widget_config(session_idle_hours: float, max_message_chars: int = 1000) -> dict:
+    """Languages, every widget text, the session's idle period and the longest message the gateway
+    accepts, for the widget to load at start."""
     catalog = load_catalog()
     return {
         "default": catalog.default,
         "session_idle_hours": session_idle_hours,
+        "max_message_chars": max_message_chars,
         "languages": [
             {"code": c, "name": catalog.languages[c].native_name, "direction": catalog.direction(c)}
             for c in catalog.supported
@@ -142,7 +144,7 @@ def create_app(settings: Settings | None = None) -> ProxyHeadersMiddleware:
     async def config(request: Request) -> Response:
         # The widget is embedded on the city's pages, another origin than the gateway.
         return JSONResponse(
-            widget_config(settings.webchat_session_idle_hours),
+            widget_config(settings.webchat_session_idle_hours, settings.max_message_chars),
             headers={"Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*"},
         )
 

@@ -54,6 +54,11 @@ from bot.texts import text as localized
 
 log = logging.getLogger(__name__)
 BOT_STATE = "bot"
+# What a channel sends the assistant to hear its greeting and topic menu at the start of a
+# conversation (the widget, when it opens on a new one): Rasa answers it in the hint's language.
+GREETING_PAYLOAD = "/greet"
+# At most this many of a client's language hints are read (the browser's languages).
+MAX_LANGUAGE_HINTS = 10
 GATEWAY_COMMANDS = (STOP, CONTACT_REQUEST, CONTACT_DECLINE, CONTACT_CONSENT)
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
@@ -133,6 +138,16 @@ def clean(text: Any) -> str:
     return CONTROL_CHARACTERS.sub("", text).strip()
 
 
+def choose_hint(language_hint: Any, language_hints: Any = None) -> str | None:
+    """The channel's language hint: the first supported one of `language_hints` (the browser's
+    languages, in order of preference) and `language_hint`, else the first that names a language.
+    Each is validated with `normalise_tag`, so nothing but a language code is kept."""
+    tags = list(language_hints[:MAX_LANGUAGE_HINTS]) if isinstance(language_hints, list) else []
+    codes = [code for code in map(normalise_tag, [*tags, language_hint]) if code]
+    catalog = load_catalog()
+    return next((code for code in codes if catalog.is_supported(code)), codes[0] if codes else None)
+
+
 def conversation_key(channel: str, external_id: str) -> str:
     """The per-conversation limits' key: known before anything is read or written."""
     return f"{channel}:{external_id}"
@@ -170,17 +185,19 @@ class Router:
         raw_text: Any,
         *,
         language_hint: str | None = None,
+        language_hints: list[str] | None = None,
         language_choice: str | None = None,
         channel_payload: str | None = None,
         client: str | None = None,
     ) -> Turn:
         """One user message. `channel_payload` is a payload of the channel's own
         menu or command (Telegram's /help), let through like an offered button;
-        `client` is the client address (web chat), for the per-client limits.
-        Never raises: a turn that fails answers "something went wrong" in the
-        user's language and marks the message failed."""
+        `language_hints` are the client's languages in order of preference (the
+        first supported one is the hint); `client` is the client address (web
+        chat), for the per-client limits. Never raises: a turn that fails answers
+        "something went wrong" in the user's language and marks the message failed."""
         started = time.monotonic()
-        hint, choice = normalise_tag(language_hint), normalise_tag(language_choice)
+        hint, choice = choose_hint(language_hint, language_hints), normalise_tag(language_choice)
         progress = _Progress(self._current_language(None, choice, hint), choice, hint)
         try:
             turn = await self._admit(channel, external_id, client, progress)
@@ -190,6 +207,53 @@ class Router:
             turn = await self._failed(channel, progress)
         metrics.observe_turn(channel, turn.language, time.monotonic() - started, turn.fallback)
         return turn
+
+    async def greet(
+        self,
+        channel: str,
+        external_id: str,
+        *,
+        language_hint: str | None = None,
+        language_hints: list[str] | None = None,
+        client: str | None = None,
+    ) -> Turn:
+        """The assistant's own greeting and topic menu, asked for by the channel when a new
+        conversation opens (no user message is stored: nobody said anything yet). Only at the
+        start: once the conversation has messages, nothing. If the assistant cannot be reached
+        the user hears nothing yet; their first message gets the usual answer."""
+        hint = choose_hint(language_hint, language_hints)
+        progress = _Progress(self._current_language(None, None, hint), None, hint)
+        try:
+            turn = await self._admit(channel, external_id, client, progress)
+            if turn is None:
+                turn = await self._greet(channel, external_id, progress)
+        except Exception:  # noqa: BLE001 - a greeting that failed is no loss to the user
+            log.exception("the greeting on %s failed", channel)
+            turn = Turn(progress.conversation_id, progress.language, [])
+        return turn
+
+    async def _greet(self, channel: str, external_id: str, progress: _Progress) -> Turn:
+        conversation = await self.conversation(channel, external_id)
+        progress.conversation_id = conversation.id
+        language = self._current_language(conversation.language, None, progress.hint)
+        if await to_thread.run_sync(self.store.history, conversation.id, 1):
+            return Turn(conversation.id, language, [])
+        metadata = {k: v for k, v in {"channel": channel, "language_hint": progress.hint}.items() if v}
+        try:
+            raw_replies = await self.rasa.send(conversation.id, GREETING_PAYLOAD, metadata)
+        except AssistantUnavailable:
+            metrics.count_unavailable(channel)
+            return Turn(conversation.id, language, [])
+        language = (await self.rasa.last_turn(conversation.id)).language or language
+        replies = [self._reply(raw, language) for raw in raw_replies]
+        offered = [b["payload"] for r in replies for b in r.buttons if b.get("payload")]
+
+        def store() -> None:
+            self._store_bot_replies(conversation.id, replies, language)
+            self.store.update_conversation(conversation.id, language=language, offered=offered)
+
+        await to_thread.run_sync(store)
+        return Turn(conversation.id, language, replies)
 
     async def admit(self, channel: str, external_id: str, language: str) -> Turn | None:
         """For a channel's own events that count as messages (Telegram's stickers, /start,

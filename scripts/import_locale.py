@@ -41,7 +41,6 @@ CONVERSATION_KEYS = [
 # domain/responses/handoff.yml. In a locale file: a `handoff:` section of
 # response -> {text, buttons}, buttons with the payloads of docs/content.md.
 HANDOFF_KEYS = [
-    "utter_handoff_requested",
     "utter_handoff_queued",
     "utter_queue_moved",
     "utter_adviser_joined",
@@ -146,21 +145,6 @@ def target_file(key: str) -> str:
     return "conversation.yml"
 
 
-class _NoAliasDumper(yaml.SafeDumper):
-    """Writes shared button lists out in full: YAML anchors confuse human editors."""
-
-    def ignore_aliases(self, data: object) -> bool:
-        return True
-
-
-def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_NoAliasDumper.add_representer(str, _str_representer)
-
-
 HEADER = (
     "# Responses, one variation per language (condition on the `language` slot).\n"
     "# Edit texts here; scripts/import_locale.py imports a whole language at once.\n"
@@ -185,13 +169,7 @@ def import_locale(code: str, locale: dict) -> None:
         responses[key] = kept + [{**variation, "condition": _condition(code)}]
     for name in sorted(touched):
         responses = files[name]
-        body = yaml.dump(
-            {"version": "3.1", "responses": dict(sorted(responses.items()))},
-            Dumper=_NoAliasDumper,
-            allow_unicode=True,
-            sort_keys=False,
-            width=100,
-        )
+        body = dump_yaml({"version": "3.1", "responses": dict(sorted(responses.items()))})
         (RESPONSES_DIR / name).write_text(HEADER + body, encoding="utf-8")
     write_all()
 

@@ -1,6 +1,6 @@
 """Turn latency with Rasa's in-memory tracker store and with the SQLite tracker store that
 config/endpoints.yml uses in development (the measurement behind that choice,
-docs/security-stores.md).
+docs/security.md).
 
     python -m scripts.tracker_store_latency [turns] [model]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import html
 import io
 import re
 from datetime import date, datetime, timedelta, timezone
@@ -39,7 +40,7 @@ PERSONAL = [PHONE, "0407654321", "765 4321", EMAIL, "anna.virtanen", "example.co
 PII_TEXT = f"voiko koiran tuoda toimistoon, soita {PHONE} tai {EMAIL}"
 
 GETS = ["/console/reports", "/console/reports/volumes.csv", "/console/topics", "/console/inbox",
-        "/console/inbox/export?language=fi"]
+        "/console/inbox/export?language=fi", "/console/content"]
 POSTS = ["/console/topics/label", "/console/inbox/1/label", "/console/analyst/ui-language"]
 
 
@@ -647,3 +648,28 @@ def test_every_analyst_text_is_in_both_languages() -> None:
     en = {k for k in console_texts("en") if k.startswith("analyst.")}
     fi = {k for k in console_texts("fi") if k.startswith("analyst.")}
     assert en == fi and len(en) > 100
+
+
+def test_the_content_page_lists_every_topic_due_for_a_re_check(env) -> None:
+    """Issue 14: the service team sees in the console what `make content-check` lists."""
+    from bot.console.topics import topic_titles
+    from bot.content.catalogue import topics
+    from bot.content.currency import currency_rows
+
+    app, _, _ = env
+    rows = currency_rows()
+    with client_for(app) as client:
+        sign_in(client, "aino")
+        page = client.get("/console/content")
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    for name in topics():
+        assert f"<code>{name}</code>" in text
+        assert topic_titles("en")[name] in text
+    assert f"Topics due for a re-check: {sum(r.needs_review for r in rows)}" in text
+    for row in rows:
+        if row.reviewed is not None:
+            assert row.reviewed.isoformat() in text
+    volatile = next(r for r in rows if r.volatile_facts)
+    assert volatile.volatile_facts[0] in text
+    assert 'href="/console/content" aria-current="page"' in page.text

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from bot.console.auth import hash_password
 from bot.handoff.store import HandoffStore
@@ -18,7 +18,7 @@ from bot.store.db import Database
 from bot.texts import text as localized
 from tests.chat_client import ChatClient
 from tests.console_helpers import PASSWORD
-from tests.helpers import CHROMIUM_ARGS, Gateway, Servers
+from tests.helpers import Gateway, Servers
 from tests.responses import response_text
 from tests.test_handoff_flow import handoff_gateway
 
@@ -28,14 +28,6 @@ TIMEOUT = 60_000
 LAUNCHER = ".espoo-chat__launcher"
 INPUT = "#espoo-chat-input"
 LOG = "#espoo-chat-log"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from bot.store.models import ContactRequest, Conversation, Handoff, Message
 from tests.chat_client import ChatClient
 from tests.console_helpers import PASSWORD, sign_in
 from tests.helpers import Gateway, Servers, running_gateway
-from tests.responses import response_text
+from tests.responses import response, response_text
 
 pytestmark = pytest.mark.servers
 ALWAYS = [["00:00", "24:00"]]
@@ -385,5 +385,36 @@ def test_a_gateway_restart_during_a_handoff_loses_nothing(servers: Servers, tmp_
                 statuses = session.execute(select(Message.status).where(
                     Message.text == "Kiitos, minulla on kysymys karenssista")).scalars().all()
             assert statuses == ["to_adviser"]
+        finally:
+            user.close()
+
+
+def test_the_user_hears_one_consistent_answer_when_asking_for_a_person(servers: Servers, tmp_path: Path) -> None:
+    """The assistant only asks; the gateway decides and the user hears only the outcome: never
+    "I will connect you" followed by "advisers are busy" or "not in the chat right now"."""
+    with handoff_gateway(servers, tmp_path / "nobody") as gateway:
+        user = ChatClient(gateway.url)
+        try:
+            replies = user.say("I want to talk to a person", language="en")
+            texts = [r["text"] for r in replies if r.get("text")]
+            assert texts == [response("utter_no_adviser", "en")["text"]], texts
+        finally:
+            user.close()
+    with handoff_gateway(servers, tmp_path / "closed", closed_today=True) as gateway:
+        user = ChatClient(gateway.url)
+        try:
+            replies = user.say("haluan puhua ihmisen kanssa")
+            texts = [r["text"] for r in replies if r.get("text")]
+            assert len(texts) == 1 and texts[0].startswith(response_text("utter_outside_hours", "fi")[:25]), texts
+        finally:
+            user.close()
+    with handoff_gateway(servers, tmp_path / "open") as gateway:
+        Adviser(gateway, "present", "Pia", ["fi"])
+        user = ChatClient(gateway.url)
+        try:
+            replies = user.say("haluan puhua ihmisen kanssa")
+            texts = [r["text"] for r in replies if r.get("text")]
+            assert texts == [response("utter_handoff_queued", "fi")["text"].format(queue_position="1",
+                                                                                     wait_minutes="8")], texts
         finally:
             user.close()

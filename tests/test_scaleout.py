@@ -39,11 +39,11 @@ from bot.store.db import Database
 from bot.store.models import Conversation, Handoff, Message
 from bot.texts import text as localized
 from tests.chat_client import ChatClient, http_session
-from tests.conftest import POSTGRES_ADMIN_URL
 from tests.console_helpers import PASSWORD, sign_in
 from tests.faults.cluster import Service, base_url, gateway_service
 from tests.helpers import Servers
 from tests.nginx_proxy import Proxy, running_nginx
+from tests.postgres import POSTGRES_ADMIN_URL
 from tests.responses import response_text
 from tests.test_handoff_flow import handoff_config
 

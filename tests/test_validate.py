@@ -18,7 +18,6 @@ UTTERED_BY_ACTIONS = {
     "utter_out_of_scope",
     "utter_default",
     "utter_offer_handoff",
-    "utter_handoff_requested",
     "utter_group_benefits",
     "utter_group_obligations",
     "utter_group_work_and_training",

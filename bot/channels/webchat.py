@@ -8,7 +8,16 @@ client `user_uttered {message, session_id, customData}` -> server `bot_uttered`
 Additions for our widget (other widgets ignore them): `metadata.feedback` /
 `metadata.rating` with the message id on answers that ask for 👍/👎 or a 1-5
 rating, and the client events `feedback {message_id, value: 1|-1}` and
-`rating {message_id, value: 1..5}`.
+`rating {message_id, value: 1..5}`; `metadata.handoff` on every message the
+gateway sends (and on the last item of the history): "waiting",
+"with_adviser" or "none", so that the widget shows the "End the chat" bar for
+as long as a handoff lasts; the client event `greet {language_hints}`, sent
+when the widget opens on a new conversation: the assistant's greeting and
+topic menu (router.GREETING_PAYLOAD, the only payload a client can ask for
+this way, and only while the conversation has no messages); and
+`customData.language_hints` (the browser's languages, at most 10) beside
+`customData.language`; `metadata.links` (URL -> short title, bot/link_titles.py)
+on answers whose links the link map knows.
 
 Differences that matter for safety: session ids are issued by the server
 (unguessable, 32 random bytes); a client's id is accepted only if the store
@@ -36,6 +45,7 @@ time across gateways too (bot/shared/locks.py), for two tabs that reached two ga
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -45,15 +55,19 @@ from anyio import to_thread
 
 from bot.client_address import socketio_client_address
 from bot.feedback import FeedbackService
+from bot.handoff.service import WAITING, WITH_ADVISER
 from bot.language.catalog import load_catalog
 from bot.language.decision import normalise_tag
+from bot.link_titles import link_titles
 from bot.router import Reply, Router, Turn
 from bot.shared.locks import TurnLocks
-from bot.store.models import as_utc, utcnow
+from bot.store.models import Conversation, as_utc, utcnow
 from bot.texts import text as localized
 
+log = logging.getLogger(__name__)
 CHANNEL = "webchat"
 HISTORY_LIMIT = 200
+NO_HANDOFF = "none"
 
 
 def new_session_id() -> str:
@@ -75,6 +89,9 @@ def bot_uttered(reply: Reply) -> list[dict[str, Any]]:
         meta = {**meta, "feedback": {"message_id": reply.message_id}}
     if reply.message_id and reply.asks_rating:
         meta = {**meta, "rating": {"message_id": reply.message_id}}
+    titles = link_titles(reply.text, reply.language) if reply.sender == "bot" else {}
+    if titles:  # the widget shows "Kela: Unemployment" for the URL
+        meta = {**meta, "links": titles}
     events: list[dict[str, Any]] = []
     if reply.text is not None or reply.buttons:
         event: dict[str, Any] = {"text": reply.text or "", "metadata": meta}
@@ -88,6 +105,22 @@ def bot_uttered(reply: Reply) -> list[dict[str, Any]]:
     if reply.custom is not None:
         events.append({**reply.custom, "metadata": meta})
     return events
+
+
+def handoff_state(conversation: Conversation | None) -> str:
+    """What the widget's handoff bar shows: waiting, with_adviser or none."""
+    state = conversation.state if conversation is not None else None
+    return state if state in (WAITING, WITH_ADVISER) else NO_HANDOFF
+
+
+def with_metadata(events: list[dict[str, Any]], **extra: Any) -> list[dict[str, Any]]:
+    return [{**event, "metadata": {**event.get("metadata", {}), **extra}} for event in events]
+
+
+def language_hints(data: Any) -> list[str] | None:
+    """The client's `language_hints` list as sent (the router validates each)."""
+    hints = data.get("language_hints") if isinstance(data, dict) else None
+    return hints if isinstance(hints, list) else None
 
 
 def request_language(data: Any) -> str:
@@ -123,22 +156,37 @@ class WebChat:
         self.sio.on("session_request", self.on_session_request)
         self.sio.on("user_uttered", self.on_user_uttered)
         self.sio.on("end_session", self.on_end_session)
+        self.sio.on("greet", self.on_greet)
         self.sio.on("feedback", self.on_feedback)
         self.sio.on("rating", self.on_rating)
         router.outbox[CHANNEL] = self.deliver
 
     async def deliver(self, session_id: str, replies: list[Reply]) -> None:
         """Messages outside a user turn (an adviser's, handoff events) to every open tab of the session."""
+        await self._emit_replies(session_id, replies)
+
+    async def _emit_replies(self, session_id: str, replies: list[Reply], **metadata: Any) -> None:
+        """Replies as `bot_uttered` events, each with the conversation's handoff state after them."""
+        if not replies:
+            return
+        try:
+            conversation = await to_thread.run_sync(self.router.store.find, CHANNEL, session_id)
+            metadata["handoff"] = handoff_state(conversation)
+        except Exception:  # noqa: BLE001 - the database is down: the replies (e.g. "it failed") still go
+            log.warning("no handoff state for session replies (database unavailable)")
         for reply in replies:
-            for event in bot_uttered(reply):
+            for event in with_metadata(bot_uttered(reply), **metadata):
                 await self.sio.emit("bot_uttered", event, room=session_id)
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         self._clients[sid] = socketio_client_address(environ)
 
     async def on_disconnect(self, sid: str, *args: Any) -> None:
-        self._sessions.pop(sid, None)
+        session_id = self._sessions.pop(sid, None)
         self._clients.pop(sid, None)
+        # Gone for the advisers' console when the last tab of the session (on this process) closes.
+        if session_id is not None and session_id not in self._sessions.values():
+            await to_thread.run_sync(self.router.store.mark_client, CHANNEL, session_id, "disconnected")
 
     async def on_session_request(self, sid: str, data: Any = None) -> None:
         requested = data.get("session_id") if isinstance(data, dict) else None
@@ -159,6 +207,7 @@ class WebChat:
         if previous and previous != session_id:
             await self.sio.leave_room(sid, previous)
         self._sessions[sid] = session_id
+        await to_thread.run_sync(self.router.store.mark_client, CHANNEL, session_id, "connected")
         # Awaited: Rasa 3.6.21's own channel forgets to, and replies get lost.
         await self.sio.enter_room(sid, session_id)
         # To this connection, which is on this gateway: not through Redis.
@@ -187,8 +236,8 @@ class WebChat:
                 if self.router.handoff is not None:
                     await self.router.handoff.end_for_user(conversation.id)
                 await to_thread.run_sync(self.router.store.end_conversation, conversation.id)
-            # Other tabs of the same session start afresh too.
-            await self.sio.emit("session_ended", {}, room=session_id)
+            # Other tabs of the same session start afresh too (this one gets its new session below).
+            await self.sio.emit("session_ended", {}, room=session_id, skip_sid=sid)
         await self._confirm(sid, new_session_id())
 
     async def _history(self, session_id: str) -> list[dict[str, Any]]:
@@ -196,7 +245,7 @@ class WebChat:
         if conversation is None:
             return []
         messages = await to_thread.run_sync(self.router.store.history, conversation.id, HISTORY_LIMIT)
-        out = []
+        out: list[dict[str, Any]] = []
         for m in messages:
             if m.status == "refused" and m.direction == "in":
                 continue  # an empty or over-long message: only its length was kept
@@ -214,6 +263,8 @@ class WebChat:
             reply.asks_feedback = bool(payload.get("asks_feedback")) and "answer" not in given
             reply.asks_rating = bool(payload.get("asks_rating")) and "rating" not in given
             out.extend({"sender": m.sender, **event} for event in bot_uttered(reply))
+        if out:  # the state now, for the widget to restore its handoff bar after a reload
+            out[-1:] = with_metadata(out[-1:], handoff=handoff_state(conversation))
         return out
 
     async def on_feedback(self, sid: str, data: Any = None) -> None:
@@ -228,8 +279,7 @@ class WebChat:
             return
         reply = await self.feedback.give(CHANNEL, session_id, data.get("message_id"), kind, data.get("value"))
         if reply is not None:
-            for event in bot_uttered(reply):
-                await self.sio.emit("bot_uttered", event, room=session_id)
+            await self._emit_replies(session_id, [reply])
 
     def _turn_lock(self, session_id: str):  # noqa: ANN202 - an async context manager
         return self.turn_locks.hold(f"{CHANNEL}:{session_id}")
@@ -246,13 +296,25 @@ class WebChat:
                 session_id,
                 data.get("message"),
                 language_hint=custom.get("language"),
+                language_hints=language_hints(custom),
                 language_choice=custom.get("language_choice"),
                 client=self._clients.get(sid, "unknown"),
             )
             await self._send(session_id, turn)
         await turn.finish()
 
+    async def on_greet(self, sid: str, data: Any = None) -> None:
+        """The widget opened on a new conversation: the assistant greets and shows its topic menu,
+        in the first supported language of the browser's (only while the conversation is empty)."""
+        session_id = self._sessions.get(sid)
+        if session_id is None:
+            return
+        hint = data.get("language") if isinstance(data, dict) else None
+        async with self._turn_lock(session_id):
+            turn = await self.router.greet(CHANNEL, session_id, language_hint=hint, language_hints=language_hints(data),
+                                           client=self._clients.get(sid, "unknown"))
+            # Marked, so that the widget keeps the greeting above anything typed meanwhile.
+            await self._emit_replies(session_id, turn.replies, greeting=True)
+
     async def _send(self, session_id: str, turn: Turn) -> None:
-        for reply in turn.replies:
-            for event in bot_uttered(reply):
-                await self.sio.emit("bot_uttered", event, room=session_id)
+        await self._emit_replies(session_id, turn.replies)

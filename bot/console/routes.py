@@ -1,6 +1,7 @@
 """The adviser console under /console: sign-in, the queue, chats, contact requests.
 
-Pages are plain HTML with one script (bot/static/console/); everything else is
+Pages are Jinja2 templates (bot/templates/console/) with one script
+(bot/static/console/); everything else is
 a JSON API. Every API route needs a signed-in session (401 otherwise), every
 state-changing one also the session's CSRF token in the `X-CSRF-Token` header
 or the `csrf_token` form field (403 otherwise). Acting on a chat needs it to
@@ -11,7 +12,6 @@ over or requeue another adviser's chat.
 from __future__ import annotations
 
 import asyncio
-import html
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -26,14 +26,19 @@ from starlette.routing import Route
 
 from bot.client_address import client_address
 from bot.console.auth import ROLES, UI_LANGUAGES, Accounts, SignedIn, Throttled
+from bot.console.contacts import conversation as contact_conversation
+from bot.console.contacts import questions as contact_questions
 from bot.console.live import SESSION_COOKIE
-from bot.console.texts import console_text, console_texts
+from bot.console.presence import client_status
+from bot.console.texts import Texts, console_text, console_texts
 from bot.console.topics import catalogue, topic_titles
 from bot.handoff.service import HandoffService
 from bot.handoff.store import HandoffStore, HandoffView
 from bot.language.catalog import load_catalog
+from bot.store.client_presence import ClientTimes
 from bot.store.models import Adviser, utcnow
 from bot.store.repository import ConversationStore
+from bot.templating import render
 
 LOGIN_CSRF_COOKIE = "console_login_csrf"
 # OWASP's device cookie: this browser signed in to the account before (bot/console/auth.py).
@@ -129,6 +134,7 @@ class Console:
             Route("/console/api/contact-requests", api(self.contact_requests)),
             Route("/console/api/contact-requests/{id:int}/handled", api(self.contact_handled, write=True),
                   methods=["POST"]),
+            Route("/console/api/contact-requests/{id:int}/conversation", api(self.contact_conversation)),
             Route("/console/api/presence", api(self.presence, write=True), methods=["POST"]),
             Route("/console/api/ui-language", api(self.ui_language, write=True), methods=["POST"]),
             Route("/console/api/password", api(self.password, write=True, roles=ROLES), methods=["POST"]),
@@ -165,26 +171,9 @@ class Console:
     async def login_page(self, request: Request, error: str | None = None, status: int = 200) -> Response:
         ui = request.query_params.get("lang") if request.query_params.get("lang") in UI_LANGUAGES else "fi"
         token = secrets.token_urlsafe(32)
-        t = console_texts(ui)
         other = "en" if ui == "fi" else "fi"
-        error_html = f'<p class="error" role="alert">{html.escape(error)}</p>' if error else ""
-        body = f"""<!doctype html>
-<html lang="{ui}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(t['title'])}</title><link rel="stylesheet" href="/static/console/console.css"></head>
-<body class="login"><main>
-<h1>{html.escape(t['title'])}</h1>
-<p>{html.escape(t['welcome'])}</p><p lang="sv">{html.escape(t['welcome_sv'])}</p>
-{error_html}
-<form method="post" action="/console/login?lang={ui}">
-<input type="hidden" name="csrf_token" value="{token}">
-<label for="username">{html.escape(t['username'])}</label>
-<input id="username" name="username" autocomplete="username" required maxlength="64">
-<label for="password">{html.escape(t['password'])}</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="256">
-<button type="submit">{html.escape(t['sign_in'])}</button>
-</form>
-<p><a href="/console/login?lang={other}" lang="{other}">{'Suomeksi' if other == 'fi' else 'In English'}</a></p>
-</main></body></html>"""
+        body = render("console/login.html", ui=ui, csrf_token=None, t=Texts(ui), error=error, login_token=token,
+                      other={"code": other, "label": "Suomeksi" if other == "fi" else "In English"})
         response = HTMLResponse(body, status_code=status, headers=SECURITY_HEADERS)
         self._cookie(response, LOGIN_CSRF_COOKIE, token, max_age=3600)
         return response
@@ -230,14 +219,7 @@ class Console:
             # Analysts have no chats: their views are the reports and the inbox (bot/console/analyst.py).
             return RedirectResponse("/console/reports", status_code=303, headers=SECURITY_HEADERS)
         ui = signed_in.adviser.ui_language
-        t = console_texts(ui)
-        body = f"""<!doctype html>
-<html lang="{ui}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="csrf-token" content="{html.escape(signed_in.csrf_token)}">
-<title>{html.escape(t['title'])}</title><link rel="stylesheet" href="/static/console/console.css"></head>
-<body><div id="console" aria-live="off"></div>
-<script src="/static/socket.io.min.js"></script><script src="/static/console/console.js"></script>
-</body></html>"""
+        body = render("console/adviser.html", ui=ui, csrf_token=signed_in.csrf_token, t=Texts(ui))
         return HTMLResponse(body, headers=SECURITY_HEADERS)
 
     # --- API --------------------------------------------------------------------
@@ -257,7 +239,8 @@ class Console:
                          if a.active and a.role in CHAT_ROLES and a.id != adviser.id],
         })
 
-    def _item(self, handoff: HandoffView, ui: str, now: datetime, names: dict[int, str]) -> dict[str, Any]:
+    def _item(self, handoff: HandoffView, ui: str, now: datetime, names: dict[int, str],
+              clients: dict[str, ClientTimes] | None = None) -> dict[str, Any]:
         return {
             "id": handoff.id,
             "status": handoff.status,
@@ -273,6 +256,8 @@ class Console:
             "preview": (handoff.preview or "")[:200],
             "adviser": names.get(handoff.adviser_id) if handoff.adviser_id else None,
             "adviser_id": handoff.adviser_id,
+            # Is the user still there: the web chat open or closed, Telegram blocked; when they last wrote.
+            "client": client_status((clients or {}).get(handoff.conversation_id), now),
         }
 
     async def queue(self, request: Request, signed_in: SignedIn) -> Response:
@@ -284,18 +269,20 @@ class Console:
         advisers = await to_thread.run_sync(self.store.advisers)
         online = await to_thread.run_sync(self.store.online_advisers, self.handoffs.config.adviser_online_seconds)
         names = {a.id: a.display_name for a in advisers}
+        clients = await to_thread.run_sync(self.conversations.client_times,
+                                           [h.conversation_id for h in [*waiting, *chatting]])
         ui = adviser.ui_language
         spoken = set(adviser.languages or [])
         # The users whose language this adviser speaks first, then first come first.
         waiting.sort(key=lambda h: (h.language not in spoken, h.requested_at))
-        items = [{**self._item(h, ui, now, names), "speaks": h.language in spoken} for h in waiting]
+        items = [{**self._item(h, ui, now, names, clients), "speaks": h.language in spoken} for h in waiting]
         return _json({
             "open": self.handoffs.config.hours.is_open(now),
             "online": len(online),
             "available": adviser.available,
             "waiting": items,
-            "mine": [self._item(h, ui, now, names) for h in chatting if h.adviser_id == adviser.id],
-            "others": [self._item(h, ui, now, names) for h in chatting if h.adviser_id != adviser.id],
+            "mine": [self._item(h, ui, now, names, clients) for h in chatting if h.adviser_id == adviser.id],
+            "others": [self._item(h, ui, now, names, clients) for h in chatting if h.adviser_id != adviser.id],
         })
 
     async def _handoff_for(self, request: Request) -> HandoffView | None:
@@ -395,12 +382,23 @@ class Console:
         ui = signed_in.adviser.ui_language
         rows = await to_thread.run_sync(self.store.contact_requests)
         titles = topic_titles(ui)
+        asked = await to_thread.run_sync(contact_questions, self.store.db, rows, self.catalog)
         return _json({"contact_requests": [{
             "id": r.id, "contact": r.contact, "contact_type": r.contact_type, "language": r.language,
             "language_name": language_label(r.language, ui), "channel": r.channel,
             "topic_title": titles.get(r.topic or "", r.topic), "created_at": r.created_at.isoformat(),
             "handled": r.handled_at is not None,
+            # The user's question (masked); the whole conversation from contact-requests/{id}/conversation.
+            "question": asked.get(r.id),
         } for r in rows]})
+
+    async def contact_conversation(self, request: Request, signed_in: SignedIn) -> Response:
+        """The conversation that led to a contact request, masked (for advisers and admins)."""
+        row = await to_thread.run_sync(self.store.contact_request, int(request.path_params["id"]))
+        if row is None:
+            return _json({"error": "not_found"}, 404)
+        messages = await to_thread.run_sync(contact_conversation, self.store.db, row, self.catalog)
+        return _json({"id": row.id, "stored": row.conversation_id is not None, "messages": messages})
 
     async def contact_handled(self, request: Request, signed_in: SignedIn) -> Response:
         done = await to_thread.run_sync(self.store.mark_contact_handled, int(request.path_params["id"]),

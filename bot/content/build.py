@@ -20,7 +20,7 @@ from babel.dates import format_date
 
 from bot.content.groups import GROUPS
 from bot.content.links import URL, choose_version
-from bot.content.paths import ANSWERS_DIR, LANGUAGES_FILE, RESPONSES_DIR, REVIEWED_FILE
+from bot.content.paths import ANSWERS_DIR, CATALOGUE_SNAPSHOT, LANGUAGES_FILE, RESPONSES_DIR, REVIEWED_FILE, SPEC_DIR
 from bot.language.catalog import load_catalog
 
 HEADER = (
@@ -109,7 +109,11 @@ def render_group(group: str) -> str:
 
 
 def generated_files() -> dict[Path, str]:
-    return {RESPONSES_DIR / f"topics_{group}.yml": render_group(group) for group in GROUPS}
+    files = {RESPONSES_DIR / f"topics_{group}.yml": render_group(group) for group in GROUPS}
+    shared = SPEC_DIR / "topics.yml"
+    if shared.exists():  # the project's copy of the catalogue follows the shared one
+        files[CATALOGUE_SNAPSHOT] = shared.read_text(encoding="utf-8")
+    return files
 
 
 def stale_files() -> list[Path]:

@@ -8,12 +8,12 @@ from functools import lru_cache
 
 import yaml
 
-from bot.content.paths import SPEC_DIR
+from bot.content.paths import catalogue_file
 
 
 @lru_cache(maxsize=1)
 def catalogue() -> dict:
-    return yaml.safe_load((SPEC_DIR / "topics.yml").read_text(encoding="utf-8"))
+    return yaml.safe_load(catalogue_file().read_text(encoding="utf-8"))
 
 
 def topics() -> dict[str, dict]:

@@ -16,3 +16,12 @@ RESPONSES_DIR = PROJECT_ROOT / "domain" / "responses"
 CONTENT_CONFIG = CONFIG_DIR / "content.yml"
 # The shared service catalogue lives beside the project (../shared/spec/topics.yml).
 SPEC_DIR = Path(os.environ.get("ASSISTANT_SPEC_DIR", PROJECT_ROOT.parent / "shared" / "spec"))
+# A copy of the catalogue kept with the content (written by `make content`), for where the shared
+# catalogue is not at hand (the production image): the console's content check reads it there.
+CATALOGUE_SNAPSHOT = CONTENT_DIR / "catalogue.yml"
+
+
+def catalogue_file() -> Path:
+    """The shared catalogue where it exists, else the project's copy of it."""
+    shared = SPEC_DIR / "topics.yml"
+    return shared if shared.exists() else CATALOGUE_SNAPSHOT

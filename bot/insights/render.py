@@ -3,7 +3,8 @@ are PNG images embedded as base64 (matplotlib, Agg backend: no display needed).
 
 Files in the output folder:
 
-- report.html: everything, readable offline, no external resources;
+- report.html: everything, readable offline, no external resources (the template
+  bot/templates/insights/report.html);
 - volumes.csv (week, language, channel, messages, conversations);
 - understanding.csv (per language: questions, unresolved by reason, understood share);
 - unresolved_reasons.csv (reason, count, share, conversations, masked examples);
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import html
 import io
 import warnings
 from collections import Counter
@@ -36,6 +36,7 @@ from bot.insights.csv_safe import write_csv  # noqa: E402
 from bot.insights.labels import LANGUAGE_CODE, ReportLabels  # noqa: E402
 from bot.insights.report import Report  # noqa: E402
 from bot.language.catalog import load_catalog  # noqa: E402
+from bot.templating import render  # noqa: E402
 
 PALETTE = ["#0050bb", "#f28c00", "#249fab", "#a3195b", "#5f8a00", "#6f42c1", "#c0392b", "#7f7f7f",
            "#17becf", "#bcbd22", "#8c564b", "#e377c2", "#2ca02c"]
@@ -247,10 +248,7 @@ def chart_feedback(report: Report, labels: ReportLabels | None = None) -> str | 
 
 
 # --- HTML -----------------------------------------------------------------------------------------
-
-
-def _e(value) -> str:
-    return html.escape("" if value is None else str(value))
+# The page is the template bot/templates/insights/report.html; here only its data.
 
 
 def _pct(value: float | None) -> str:
@@ -264,139 +262,67 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes} min {secs:02d} s"
 
 
-def _table(header: list[str], rows: list[list], numeric_from: int = 1) -> str:
-    head = "".join(f'<th scope="col">{_e(h)}</th>' for h in header)
-    body = "".join(
-        "<tr>" + "".join(
-            f'<td class="num">{_e(cell)}</td>' if i >= numeric_from and isinstance(cell, (int, float))
-            else f"<td>{cell if isinstance(cell, Markup) else _e(cell)}</td>"
-            for i, cell in enumerate(row)
-        ) + "</tr>"
-        for row in rows
-    )
-    if not rows:
-        body = f'<tr><td colspan="{len(header)}">No data in this period.</td></tr>'
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+def _examples(texts: list[str], language: str | None = None) -> dict[str, list[dict[str, str]]]:
+    """Masked examples as a list cell; in the language's direction (Arabic and Persian right to left)."""
+    known = bool(language and LANGUAGE_CODE.fullmatch(language))
+    direction = load_catalog().direction(language) if known else "auto"
+    return {"examples": [{"text": text, "lang": language if known else "", "dir": direction} for text in texts]}
 
 
-class Markup(str):
-    """HTML already escaped."""
-
-
-def _examples(texts: list[str], language: str | None = None) -> Markup:
-    """Masked examples as a list; in the language's direction (Arabic and Persian right to left)."""
-    if language and LANGUAGE_CODE.fullmatch(language):
-        attributes = f' lang="{_e(language)}" dir="{_e(load_catalog().direction(language))}"'
-    else:
-        attributes = ' dir="auto"'
-    items = "".join(f"<li{attributes}>{_e(t)}</li>" for t in texts)
-    return Markup(f'<ul class="examples">{items}</ul>' if items else "")
-
-
-def _image(data: str | None, alt: str) -> str:
-    if not data:
-        return ""
-    return f'<figure><img src="data:image/png;base64,{data}" alt="{_e(alt)}"></figure>'
-
-
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 70rem; padding: 0 1rem; color: #1a1a1a; }
-h1 { font-size: 1.6rem; } h2 { margin-top: 2.5rem; border-bottom: 2px solid #0050bb; }
-table { border-collapse: collapse; margin: 1rem 0; } th, td { border: 1px solid #ccc; padding: .3rem .6rem; }
-th { background: #eef3fb; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-ul.examples { margin: 0; padding-left: 1.2rem; } figure { margin: 1rem 0; } img { max-width: 100%; }
-.summary { display: flex; gap: 1rem; flex-wrap: wrap; padding: 0; }
-.summary li { list-style: none; background: #eef3fb; padding: .6rem 1rem; border-radius: .3rem; }
-.note { color: #555; font-size: .9rem; }
-"""
-
-
-def render_html(report: Report, labels: ReportLabels | None = None) -> str:
-    """The page; languages, reasons, channels and topics named by `labels` (default Finnish)."""
+def report_view(report: Report, labels: ReportLabels | None = None) -> dict:
+    """The data of report.html: its headings are in the template, the values here; languages,
+    reasons, channels and topics named by `labels` (default Finnish)."""
     labels = _labels(labels)
     name, topic = labels.language_name, labels.topic
     h, c = report.handoffs, report.contacts
     questions = sum(r.questions for r in report.understanding)
     understood = sum(r.understood for r in report.understanding)
-    volume_rows = [[r.week, name(r.language), labels.channel(r.channel), r.messages, r.conversations]
-                   for r in report.volumes]
-    sections = [
-        f"<h1>Espoo employment assistant: what users asked, {_e(report.since)} – {_e(report.until)}</h1>",
-        f'<p class="note">Local days in {_e(report.timezone)}, both ends included; generated '
-        f"{_e(report.generated_at.strftime('%Y-%m-%d %H:%M UTC'))}. Aggregates only; every example is masked "
-        "(personal identity codes, phone numbers, e-mail addresses, IBANs, card numbers and street addresses "
-        "are replaced by [personal_id], [phone], [email], [iban], [card], [address]).</p>",
-        '<ul class="summary">'
-        f"<li>User messages: <strong>{report.total_messages}</strong></li>"
-        f"<li>Questions resolved: <strong>{_pct(understood / questions if questions else None)}</strong></li>"
-        f"<li>Handoff requests: <strong>{h.requests}</strong></li>"
-        f"<li>Contact requests: <strong>{c.requests}</strong></li>"
-        f"<li>Mean rating: <strong>{_e(report.ratings.mean if report.ratings.mean is not None else '–')}</strong>"
-        "</li></ul>",
-        "<h2>Volumes</h2>",
-        _image(chart_weekly_volumes(report, labels), "Bar chart of user messages per ISO week, stacked by language"),
-        _table(["ISO week", "language", "channel", "user messages", "conversations"], volume_rows),
-        "<h2>Questions understood</h2>",
-        '<p class="note">Questions are user messages other than button presses. Resolved = not a fallback, '
-        "not ambiguous, not out of scope and in a language the assistant speaks.</p>",
-        _image(chart_understood(report, labels), "Bar chart of the share of questions resolved per language"),
-        _table(["language", "questions", "fallback", "ambiguous", "out of scope", "unsupported language",
-                "resolved", "resolved share"],
-               [[name(r.language), r.questions, r.nlu_fallback, r.ambiguous, r.out_of_scope, r.unsupported_language,
-                 r.understood, _pct(r.understood_share)] for r in report.understanding]),
-        "<h2>Unresolved questions by reason</h2>",
-        _image(chart_reasons(report, labels), "Bar chart of unresolved questions by reason"),
-        _table(["reason", "questions", "share", "conversations", "latest examples (masked)"],
-               [[labels.reason(r.reason), r.count, _pct(r.share), r.conversations, _examples(r.examples)]
-                for r in report.reasons]),
-        "<h2>Handoffs to advisers</h2>",
-        _table(["measure", "value"], [
-            ["requests", h.requests], ["taken by an adviser", h.claimed],
-            ["waiting time, median", _duration(h.wait_median_seconds)],
-            ["waiting time, 90th percentile", _duration(h.wait_p90_seconds)],
-            *[[f"trigger: {k}", v] for k, v in h.by_trigger.items()],
-            *[[f"language: {name(k)}", v] for k, v in h.by_language.items()],
-            *[[f"status: {k}", v] for k, v in h.by_status.items()],
-        ]),
-        "<h3>Outcomes by topic (chosen by the adviser)</h3>",
-        _table(["topic", "handoffs"], [[topic(k), v] for k, v in h.outcomes]),
-        "<h2>Contact requests</h2>",
-        _table(["measure", "value"], [["requests", c.requests], ["handled", c.handled],
-                                      ["handled share", _pct(c.handled_share)],
-                                      *[[f"language: {name(k)}", v] for k, v in c.by_language.items()]]),
-        "<h2>Demand for languages the assistant does not speak</h2>",
-        _image(chart_unsupported(report, labels), "Bar chart of messages per unsupported language"),
-        _table(["language", "messages", "conversations"],
-               [[name(r.language), r.messages, r.conversations] for r in report.unsupported_languages]),
-        "<h2>Feedback</h2>",
-        _image(chart_feedback(report, labels), "Bar chart of thumbs up and down per topic"),
-        _table(["topic", "thumbs up", "thumbs down", "positive share"],
-               [[topic(r.topic), r.up, r.down, _pct(r.positive_share)] for r in report.feedback_topics]),
-        "<h3>Conversation ratings (1–5)</h3>",
-        _table(["measure", "value"], [["ratings", report.ratings.count],
-                                      ["mean", report.ratings.mean if report.ratings.mean is not None else "–"],
-                                      *[[f"score {k}", v] for k, v in report.ratings.distribution.items()],
-                                      *[[f"mean, {name(k)}", v] for k, v in report.ratings.by_language.items()]]),
-        "<h2>Topic discovery: similar unresolved questions</h2>",
-        '<p class="note">Unresolved questions grouped by similarity within each language; a large group is a '
-        "candidate for a new answer or for more training examples.</p>",
-    ]
-    if not report.clusters:
-        sections.append("<p>No groups of similar questions in this period.</p>")
-    for language, clusters in report.clusters.items():
-        sections.append(f"<h3>{_e(name(language))}</h3>")
-        sections.append(_table(["size", "keywords", "reasons", "examples (masked)"], [
-            [cl.size, " ".join(cl.keywords), ", ".join(f"{k} {v}" for k, v in cl.reasons.items()),
-             _examples(cl.examples, language)]
-            for cl in clusters
-        ], numeric_from=0))
-    body = "\n".join(s for s in sections if s)
-    return (
-        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>Assistant report {_e(report.since)} – {_e(report.until)}</title>\n<style>{STYLE}</style>\n"
-        f"</head>\n<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
-    )
+    return {
+        "since": report.since, "until": report.until, "timezone": report.timezone,
+        "generated": report.generated_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "summary": [("User messages", report.total_messages),
+                    ("Questions resolved", _pct(understood / questions if questions else None)),
+                    ("Handoff requests", h.requests), ("Contact requests", c.requests),
+                    ("Mean rating", report.ratings.mean if report.ratings.mean is not None else "–")],
+        "charts": {"volumes": chart_weekly_volumes(report, labels), "understood": chart_understood(report, labels),
+                   "reasons": chart_reasons(report, labels), "unsupported": chart_unsupported(report, labels),
+                   "feedback": chart_feedback(report, labels)},
+        "tables": {
+            "volumes": [[r.week, name(r.language), labels.channel(r.channel), r.messages, r.conversations]
+                        for r in report.volumes],
+            "understanding": [[name(r.language), r.questions, r.nlu_fallback, r.ambiguous, r.out_of_scope,
+                               r.unsupported_language, r.understood, _pct(r.understood_share)]
+                              for r in report.understanding],
+            "reasons": [[labels.reason(r.reason), r.count, _pct(r.share), r.conversations, _examples(r.examples)]
+                        for r in report.reasons],
+            "handoffs": [
+                ["requests", h.requests], ["taken by an adviser", h.claimed],
+                ["waiting time, median", _duration(h.wait_median_seconds)],
+                ["waiting time, 90th percentile", _duration(h.wait_p90_seconds)],
+                *[[f"trigger: {k}", v] for k, v in h.by_trigger.items()],
+                *[[f"language: {name(k)}", v] for k, v in h.by_language.items()],
+                *[[f"status: {k}", v] for k, v in h.by_status.items()],
+            ],
+            "outcomes": [[topic(k), v] for k, v in h.outcomes],
+            "contacts": [["requests", c.requests], ["handled", c.handled], ["handled share", _pct(c.handled_share)],
+                         *[[f"language: {name(k)}", v] for k, v in c.by_language.items()]],
+            "unsupported": [[name(r.language), r.messages, r.conversations] for r in report.unsupported_languages],
+            "feedback": [[topic(r.topic), r.up, r.down, _pct(r.positive_share)] for r in report.feedback_topics],
+            "ratings": [["ratings", report.ratings.count],
+                        ["mean", report.ratings.mean if report.ratings.mean is not None else "–"],
+                        *[[f"score {k}", v] for k, v in report.ratings.distribution.items()],
+                        *[[f"mean, {name(k)}", v] for k, v in report.ratings.by_language.items()]],
+        },
+        "clusters": [(name(language), [[cl.size, " ".join(cl.keywords),
+                                        ", ".join(f"{k} {v}" for k, v in cl.reasons.items()),
+                                        _examples(cl.examples, language)] for cl in clusters])
+                     for language, clusters in report.clusters.items()],
+    }
+
+
+def render_html(report: Report, labels: ReportLabels | None = None) -> str:
+    """The page (bot/templates/insights/report.html), autoescaped."""
+    return render("insights/report.html", **report_view(report, labels))
 
 
 def write_report(report: Report, out: Path, labels: ReportLabels | None = None) -> list[Path]:

@@ -54,6 +54,12 @@ class Conversation(Base):
     updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
     # Set when the user ended it ("end and forget" in the widget): its session id no longer restores it.
     ended_at = Column(DateTime(timezone=True), nullable=True)
+    # Whether the user's chat is still open, for the advisers (bot/store/client_presence.py):
+    # the web chat widget's last connection (a new conversation: its first message) and
+    # disconnection; Telegram: when a message to the user was refused (they blocked the bot).
+    client_connected_at = Column(DateTime(timezone=True), nullable=True, default=utcnow)
+    client_disconnected_at = Column(DateTime(timezone=True), nullable=True)
+    client_blocked_at = Column(DateTime(timezone=True), nullable=True)
 
     messages = relationship("Message", back_populates="conversation", order_by="Message.id")
 

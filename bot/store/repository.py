@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.store.client_presence import ClientTimes, client_times, mark_client
 from bot.store.db import Database
 from bot.store.models import Conversation, FeedbackClaim, Message, as_utc, utcnow
 
@@ -153,3 +154,11 @@ class ConversationStore:
                 select(Message.text).where(Message.conversation_id == conversation_id, Message.id < message_id,
                                            Message.direction == "in").order_by(Message.id.desc()).limit(1)
             ).scalar_one_or_none()
+
+    def mark_client(self, channel: str, external_id: str, event: str) -> None:
+        """The user's chat `connected`, `disconnected` (web chat) or `blocked` the bot (Telegram)."""
+        mark_client(self.db, channel, external_id, event)
+
+    def client_times(self, conversation_ids: list[str]) -> dict[str, ClientTimes]:
+        """Connection times and when the user last wrote, per conversation (bot/store/client_presence.py)."""
+        return client_times(self.db, conversation_ids)

@@ -11,10 +11,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from bot.paths import PROJECT_ROOT
 from bot.rasa_token import resolve_rasa_token
 from scripts.serve import actions_command, rasa_command
-from tests.helpers import free_port, wait_until_up
+from tests.helpers import development_endpoints, free_port, wait_until_up
 
 
 @dataclass
@@ -58,9 +60,11 @@ def actions_service(work: Path) -> Service:
 
 def rasa_service(work: Path, model: Path, actions: Service) -> Service:
     port = free_port()
+    # config/endpoints.yml (the response generator and all) with this run's action server;
+    # Rasa's in-memory tracker store, as before.
+    actions_port = int(actions.health_url.rsplit(":", 1)[1].split("/")[0])
     endpoints = work / "endpoints.yml"
-    actions_url = actions.health_url.rsplit("/", 1)[0]
-    endpoints.write_text(f"action_endpoint:\n  url: {actions_url}/webhook\n")
+    endpoints.write_text(yaml.safe_dump(development_endpoints(actions_port, None)), encoding="utf-8")
     command = rasa_command(port, str(model))
     command[command.index("--endpoints") + 1] = str(endpoints)
     # Rasa's /status needs the API token (the gateway finds the same one).

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from bot.console.auth import hash_password
 from bot.handoff.store import HandoffStore
@@ -29,9 +28,9 @@ from bot.store.db import Database, migrate
 from bot.store.models import Handoff, Message
 from bot.texts import text as localized
 from tests.chat_client import ChatClient
-from tests.conftest import POSTGRES_ADMIN_URL
 from tests.console_helpers import PASSWORD, sign_in
 from tests.faults.cluster import Service, actions_service, base_url, gateway_service, rasa_service
+from tests.postgres import PostgresUnavailable, create_schema, drop_schema, schema_url
 from tests.responses import response_text
 from tests.tcp_relay import TcpRelay
 
@@ -122,26 +121,20 @@ def always_open(path: Path) -> Path:
 @pytest.fixture
 def postgres_schema() -> Iterator[str | None]:
     """A schema of its own on the local PostgreSQL, or None (then SQLite, and no cut)."""
-    schema = f"t_{uuid.uuid4().hex[:10]}"
     try:
-        admin = create_engine(POSTGRES_ADMIN_URL, future=True)
-        with admin.begin() as connection:
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception:  # noqa: BLE001 - no PostgreSQL here: the suite runs on SQLite
+        schema = create_schema()
+    except PostgresUnavailable:
         yield None
         return
     yield schema
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    drop_schema(schema)
 
 
 def test_kill_9_and_a_cut_database_lose_nothing(trained_model: Path, tmp_path: Path,
                                                 postgres_schema: str | None) -> None:
     relay = TcpRelay("127.0.0.1", 5432) if postgres_schema else None
-    database_url = (f"postgresql://postgres@127.0.0.1:{relay.port}/test?options=-csearch_path%3D{postgres_schema}"
-                    if relay else f"sqlite:///{tmp_path / 'gateway.db'}")
-    direct_url = (f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{postgres_schema}" if relay else database_url)
+    database_url = schema_url(postgres_schema, relay.port) if relay else f"sqlite:///{tmp_path / 'gateway.db'}"
+    direct_url = schema_url(postgres_schema) if relay else database_url
     migrate(direct_url)
     HandoffStore(Database(direct_url)).add_adviser("anna", "Anna", hash_password(PASSWORD), "adviser",
                                                     ["fi", "en"], "en")

@@ -8,15 +8,16 @@ import asyncio
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import column, func, select, table
+from sqlalchemy import JSON, column, func, select, table
 
 from bot.feedback import FeedbackService
 from bot.handoff.store import HandoffStore
 from bot.insights.log import InsightsLog
 from bot.store.db import Database, migrate
-from bot.store.models import Conversation, Feedback, Handoff, Message
+from bot.store.models import Conversation, Feedback, Handoff, Message, new_id
 from bot.store.repository import ConversationStore
 
 PARALLEL = 12
@@ -77,13 +78,25 @@ def test_the_upgrade_ends_existing_duplicates_and_keeps_given_feedback(database_
     migrate(database_url, "0004")
     database = Database(database_url)
     conversations = ConversationStore(database)
-    waiting_twice = conversations.get_or_create("webchat", "waiting-twice")
-    claimed_and_waiting = conversations.get_or_create("telegram", "claimed")
-    rated = conversations.add_message(waiting_twice.id, "out", "bot", "Kiitos!",
-                                      {"asks_rating": True, "feedback_given": ["rating"]}, "fi", status="sent")
     old_handoffs = table("handoffs", *(column(name) for name in (
         "conversation_id", "status", "reason", "language", "channel", "requested_at")))
+    old_conversations = table("conversations", column("offered_payloads", JSON), *(column(name) for name in (
+        "id", "channel", "external_id", "state", "created_at", "updated_at")))
+    old_messages = table("messages", column("payload", JSON), *(column(name) for name in (
+        "id", "conversation_id", "direction", "sender", "text", "language", "status", "created_at")))
+    now = datetime.now(timezone.utc)
+    waiting_twice = SimpleNamespace(id=new_id(), channel="webchat")
+    claimed_and_waiting = SimpleNamespace(id=new_id(), channel="telegram")
     with database.engine.begin() as connection:  # the schema before 0005: no model of today's
+        for conversation, external_id in ((waiting_twice, "waiting-twice"), (claimed_and_waiting, "claimed")):
+            connection.execute(old_conversations.insert().values(
+                id=conversation.id, channel=conversation.channel, external_id=external_id, state="bot",
+                offered_payloads=[], created_at=now, updated_at=now))
+        connection.execute(old_messages.insert().values(
+            conversation_id=waiting_twice.id, direction="out", sender="bot", text="Kiitos!", language="fi",
+            payload={"asks_rating": True, "feedback_given": ["rating"]}, status="sent", created_at=now))
+        rated = connection.execute(select(old_messages.c.id).where(
+            old_messages.c.conversation_id == waiting_twice.id)).scalar_one()
         for conversation, statuses in ((waiting_twice, ("waiting", "waiting")),
                                        (claimed_and_waiting, ("with_adviser", "waiting", "closed"))):
             for status in statuses:

@@ -9,18 +9,17 @@ import re
 import sqlite3
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from bot.store.db import Database
 from bot.store.models import Conversation, Message
 from bot.texts import text as localized
 from tests.chat_client import ChatClient
-from tests.conftest import POSTGRES_ADMIN_URL
 from tests.helpers import Servers, free_port, running_gateway
+from tests.postgres import PostgresUnavailable, create_schema, drop_schema, schema_url
 from tests.tcp_relay import TcpRelay
 
 FAILED = re.compile(re.escape(localized("fi", "gateway.failed", error_id="@@")).replace("@@", "([0-9a-f]{8})"))
@@ -71,17 +70,13 @@ def test_a_locked_database_gets_an_answer_and_the_next_message_works(tmp_path: P
 
 
 def test_a_cut_postgresql_connection_gets_an_answer(tmp_path: Path) -> None:
-    schema = f"t_{uuid.uuid4().hex[:10]}"
     try:
-        admin = create_engine(POSTGRES_ADMIN_URL, future=True)
-        with admin.begin() as connection:
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as error:  # noqa: BLE001
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(error).__name__})")
+        schema = create_schema()
+    except PostgresUnavailable as error:
+        pytest.skip(str(error))
     relay = TcpRelay("127.0.0.1", 5432)
-    url = f"postgresql://postgres@127.0.0.1:{relay.port}/test?options=-csearch_path%3D{schema}"
     try:
-        with running_gateway(nowhere(), tmp_path, {"DATABASE_URL": url}) as gateway:
+        with running_gateway(nowhere(), tmp_path, {"DATABASE_URL": schema_url(schema, relay.port)}) as gateway:
             user = ChatClient(gateway.url)
             assert any(UNAVAILABLE_FI in (r.get("text") or "") for r in user.say("ennen katkoa", timeout=30))
             relay.disable()
@@ -96,9 +91,7 @@ def test_a_cut_postgresql_connection_gets_an_answer(tmp_path: Path) -> None:
             assert all(status != "received" for _, status in statuses)
     finally:
         relay.close()
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+        drop_schema(schema)
 
 
 @pytest.mark.servers

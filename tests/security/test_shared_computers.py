@@ -35,13 +35,18 @@ def test_end_and_forget_ends_the_conversation_and_its_session_id(tmp_path: Path)
         user = ChatClient(gateway.url)
         old = user.session_id
         user.say("minun asiani on tämä", timeout=20)
-        start = len(user.events)
+        other_tab = ChatClient(gateway.url, session_id=old)
+        assert other_tab.session_id == old
+        start, other_start = len(user.events), len(other_tab.events)
         user.sio.emit("end_session", {})
-        assert user.wait_for("session_ended", after=start, timeout=20) == {}
         new = user.wait_for("session_confirm", after=start, timeout=20)
         assert new != old
         assert user.wait_for("history", after=start, timeout=20) == []
+        # The other tab of the same conversation is told to start afresh; this one is not.
+        assert other_tab.wait_for("session_ended", after=other_start, timeout=20) == {}
+        assert not [e for e, _ in user.events[start:] if e == "session_ended"]
         user.close()
+        other_tab.close()
 
         # The next person on this computer, with the old id still in the browser's storage:
         stranger = ChatClient(gateway.url, session_id=old)

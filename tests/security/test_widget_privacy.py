@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from bot.texts import text as localized
-from tests.helpers import CHROMIUM_ARGS, Gateway, free_port, running_gateway
+from tests.helpers import Gateway, free_port, running_gateway
 
 pytestmark = pytest.mark.browser
 
@@ -31,14 +31,6 @@ UNAVAILABLE_FI = localized("fi", "gateway.unavailable").split("\n")[0][:30]
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     with running_gateway(f"http://127.0.0.1:{free_port()}", tmp_path_factory.mktemp("widget-privacy")) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
