@@ -239,4 +239,4 @@ def test_kill_9_and_a_cut_database_lose_nothing(trained_model: Path, tmp_path: P
     assert statuses["answered"] > 0 and statuses["failed"] > 0, counts
     assert handoff.status == "with_adviser"
     assert [m["text"] for m in transcript].count("Hyvä, kiitos!") == 1  # once: not lost, not doubled
-    assert sum(w.answered for w in writers) > 10, counts
+    assert all(w.answered > 0 for w in writers), counts  # traffic flowed before, between and after the faults
