@@ -10,29 +10,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from scripts.nlu_data import HELDOUT_DIR, dev_sets, heldout_sets, load_examples
 
-from bot.paths import PROJECT_ROOT
+__all__ = ["HELDOUT_DIR", "dev_sets", "heldout_sets", "load_examples"]
 
-HELDOUT_DIR = PROJECT_ROOT / "tests" / "nlu" / "heldout"
 FALLBACK = "nlu_fallback"
-
-
-def load_examples(path: Path) -> list[tuple[str, str]]:
-    """(text, intent) pairs of a Rasa NLU YAML file."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    pairs = []
-    for block in data.get("nlu", []):
-        for line in block["examples"].splitlines():
-            line = line.strip()
-            if line.startswith("- "):
-                pairs.append((line[2:].strip(), block["intent"]))
-    return pairs
-
-
-def heldout_sets(languages: list[str] | None = None) -> dict[str, list[tuple[str, str]]]:
-    sets = {p.stem: load_examples(p) for p in sorted(HELDOUT_DIR.glob("*.yml"))}
-    return {k: v for k, v in sets.items() if languages is None or k in languages}
 
 
 @dataclass
