@@ -34,7 +34,7 @@ from bot.feedback import mark_feedback
 from bot.handoff.service import CONTACT_CONSENT, CONTACT_DECLINE, CONTACT_REQUEST, STOP, HandoffService
 from bot.insights.log import InsightsLog, top_intents
 from bot.language.catalog import load_catalog
-from bot.language.decision import normalise_tag
+from bot.language.decision import META_HINTS, normalise_tag, valid_hints
 from bot.rasa_client import AssistantUnavailable, RasaClient
 from bot.settings import Settings
 from bot.store.repository import ConversationStore
@@ -142,20 +142,24 @@ class Router:
         language_hint: str | None = None,
         language_choice: str | None = None,
         channel_payload: str | None = None,
+        language_hints: Any = None,
     ) -> Turn:
         """One user message. `channel_payload` is a payload of the channel's own
-        menu or command (Telegram's /help), let through like an offered button."""
+        menu or command (Telegram's /help), let through like an offered button;
+        `language_hints` the browser's languages in order (validated here)."""
         started = time.monotonic()
-        turn = await self._handle(channel, external_id, raw_text, language_hint, language_choice, channel_payload)
+        turn = await self._handle(channel, external_id, raw_text, language_hint, language_choice, channel_payload,
+                                  valid_hints(language_hints))
         metrics.observe_turn(channel, turn.language, time.monotonic() - started, turn.fallback)
         return turn
 
     async def _handle(
         self, channel: str, external_id: str, raw_text: Any, language_hint: str | None, language_choice: str | None,
-        channel_payload: str | None,
+        channel_payload: str | None, language_hints: list[str] | None = None,
     ) -> Turn:
         conversation = await self.conversation(channel, external_id)
-        hint = normalise_tag(language_hint)
+        hint = next((c for c in map(normalise_tag, [*(language_hints or []), language_hint])
+                     if self.catalog.is_supported(c)), None) or normalise_tag(language_hint)
         choice = normalise_tag(language_choice)
         language = self._current_language(conversation.language, choice, hint)
         text = clean(raw_text)
@@ -182,6 +186,7 @@ class Router:
             "channel": channel,
             "conversation_language": conversation.language,
             "language_hint": hint,
+            META_HINTS: language_hints,
             "language_choice": choice,
         }
         metadata = {k: v for k, v in metadata.items() if v}

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.language.text import fold
+from bot.language.text import normalise
 
 JACCARD = 0.8
 # A reference inside the checked message makes it a near-duplicate only when it is at
@@ -30,14 +30,8 @@ JACCARD = 0.8
 # reference is always one: the whole of it was seen.
 CONTAINED_SHARE = 0.5
 NGRAM = 3
-NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
 UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\u0e00-\u0e7f]")
 CHUNK = 256
-
-
-def normalise(text: str) -> str:
-    """Lower case, no accents, no punctuation, single spaces."""
-    return " ".join(NOT_WORD.sub(" ", fold(text)).split())
 
 
 def ngrams(normalised: str, n: int = NGRAM) -> set[str]:

@@ -156,6 +156,7 @@ class WebChat:
             data.get("message"),
             language_hint=custom.get("language"),
             language_choice=custom.get("language_choice"),
+            language_hints=custom.get("language_hints"),
         )
         for reply in turn.replies:
             for event in bot_uttered(reply):
