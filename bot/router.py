@@ -32,6 +32,7 @@ from anyio import to_thread
 from bot import metrics
 from bot.feedback import mark_feedback
 from bot.handoff.service import CONTACT_CONSENT, CONTACT_DECLINE, CONTACT_REQUEST, STOP, HandoffService
+from bot.insights.choices import chosen_topic, previous_question
 from bot.insights.log import InsightsLog, top_intents
 from bot.language.catalog import load_catalog
 from bot.language.decision import META_HINTS, normalise_tag, valid_hints
@@ -211,6 +212,10 @@ class Router:
         if self.insights is not None and parse:
             await to_thread.run_sync(lambda: self.insights.record_turn(
                 conversation.id, channel=channel, parse_data=parse, text=None if text.startswith("/") else text))
+        if self.insights is not None and (chosen := chosen_topic(text)):
+            await to_thread.run_sync(lambda: self.insights.record_choice(
+                conversation.id, channel=channel, topic=chosen, language=language,
+                question=previous_question(self.store, conversation.id, message_id)))
         if isinstance(request, dict) and self.handoff is not None:
             conversation.language = language
             reason = str(request.get("reason") or "user_request")
