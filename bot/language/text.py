@@ -33,16 +33,18 @@ SCRIPT_RANGES: tuple[tuple[str, int, int], ...] = (
 UNSPACED_SCRIPTS = frozenset({"Han", "Kana", "Thai"})
 
 
-# Persian written with an Arabic keyboard: ي and ك for ی and ک.
-ARABIC_TO_PERSIAN = str.maketrans({"\u064a": "\u06cc", "\u0643": "\u06a9", "\u0649": "\u06cc"})
+# Persian written with an Arabic keyboard: ي and ك for ی and ک; and Vietnamese đ, which
+# has no decomposition, written as d without the stroke like every other mark.
+FOLD_LETTERS = str.maketrans({"\u064a": "\u06cc", "\u0643": "\u06a9", "\u0649": "\u06cc", "đ": "d"})
 
 
 def fold(text: str) -> str:
-    """Lower-case and strip accents, so that 'Tyottomyys' matches 'työttömyys',
-    and write Arabic-keyboard ي/ك as ی/ک so both spellings are one word."""
+    """Lower-case and strip accents, so that 'Tyottomyys' matches 'työttömyys' and
+    'dang ky' matches 'đăng ký', and write Arabic-keyboard ي/ك as ی/ک so both
+    spellings are one word."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
     folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return unicodedata.normalize("NFC", folded).translate(ARABIC_TO_PERSIAN)
+    return unicodedata.normalize("NFC", folded).translate(FOLD_LETTERS)
 
 
 NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
