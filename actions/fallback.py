@@ -17,6 +17,8 @@ from bot.paths import CONFIG_DIR
 
 DID_YOU_MEAN = "utter_did_you_mean"
 GROUP_MENUS = "utter_group_"
+# Set by components/unknown_words.py: no word of the message is known, so nothing to suggest.
+UNKNOWN_WORDS_KEY = "unknown_words"
 
 
 @lru_cache(maxsize=1)
@@ -79,6 +81,8 @@ class ActionFallback(Action):
         titles = topic_titles(domain, language)
         settings = suggestion_settings()
         ranking = [r for r in tracker.latest_message.get("intent_ranking") or [] if r.get("name") != FALLBACK_INTENT]
+        if tracker.latest_message.get(UNKNOWN_WORDS_KEY):
+            ranking = []
         topics = suggestions(ranking, titles, int(settings["max_topics"]), float(settings["min_confidence"]))
         question = _variation((domain.get("responses") or {}).get(DID_YOU_MEAN) or [], language)
         if topics and question:

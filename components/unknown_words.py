@@ -5,9 +5,11 @@ Logistic regression over character n-grams always finds some n-gram in keyboard
 mash ("xq zzkv plorf wibble", "asdfgh"): four out of five random letter strings
 got an intent above the fallback threshold, mostly `affirm`, which after an
 offer of a person means "yes, hand me over". This component runs after the
-FallbackClassifier and sets `nlu_fallback` (with no ranking: there is nothing to
-suggest, so the assistant asks the user to put it in other words) when none of
-the message's words is a word of the training data. Numbers and one-letter
+FallbackClassifier and sets `nlu_fallback` when none of the message's words is a
+word of the training data, with `"unknown_words": true` in the parse result: the
+ranking stays (the unresolved-question log keeps it), but "did you mean" has
+nothing sensible to suggest, so the assistant asks the user to put it in other
+words (actions/fallback.py). Numbers and one-letter
 tokens do not count as words here; a message with none left, and any message
 with Chinese characters (whose "words" the tokenizer splits into characters), is
 left alone. On the development sets it changes one message in 2,158; it catches
@@ -31,6 +33,8 @@ from bot.language.text import fold, words
 
 FALLBACK_INTENT = "nlu_fallback"
 VOCABULARY_FILE = "vocabulary.json"
+# The parse result's key that marks a message with no known word.
+UNKNOWN_WORDS_KEY = "unknown_words"
 
 
 def message_words(text: str) -> list[str]:
@@ -88,5 +92,6 @@ class UnknownWordsFallback(GraphComponent):
                 continue
             fallback = {"name": FALLBACK_INTENT, "confidence": self.config["confidence"]}
             message.set(INTENT, fallback, add_to_output=True)
-            message.set(INTENT_RANKING_KEY, [fallback], add_to_output=True)
+            message.set(INTENT_RANKING_KEY, [fallback, *(message.get(INTENT_RANKING_KEY) or [])], add_to_output=True)
+            message.set(UNKNOWN_WORDS_KEY, True, add_to_output=True)
         return messages

@@ -30,6 +30,8 @@ def test_a_message_without_a_known_word_is_not_understood(tmp_path: Path) -> Non
 
     mash = parse("xq zzkv plorf wibble")
     assert mash.get("intent")["name"] == "nlu_fallback"
-    assert mash.get("intent_ranking") == [{"name": "nlu_fallback", "confidence": 0.0}]
+    assert mash.get("intent_ranking") == [{"name": "nlu_fallback", "confidence": 0.0},
+                                          {"name": "affirm", "confidence": 0.4}]
+    assert mash.get("unknown_words") is True
     for text in ("Hei!", "miten haen tyottomyysetuutta nyt", "失业金", "1234", '/affirm{"x": 1}'):
         assert parse(text).get("intent")["name"] == "affirm", text
