@@ -6,11 +6,12 @@ accuracy per language on the development sets (docs/nlu.md records the results).
 
 Every config is trained on the full training data (data/nlu, all languages) into
 models/experiments/<name>.tar.gz and evaluated on every development set in
-tests/nlu/dev/ (pipeline choices are tuning: never on the held-out sets). The output is a Markdown table, one row per config and one
-column per language: top-1 accuracy with `nlu_fallback` counted wrong, and the
-unweighted mean over the languages. A second table gives the classifier's best
-intent (fallback ignored). A training run longer than --timeout seconds is
-stopped and reported as such.
+tests/nlu/dev/ (pipeline choices are tuning: never on the held-out sets). The
+output is a Markdown table, one row per config and one column per language:
+top-1 accuracy with `nlu_fallback` counted wrong, and the unweighted mean over
+the languages. A second table gives the classifier's best intent (fallback
+ignored). A training run longer than --timeout seconds is stopped and reported
+as such.
 """
 
 from __future__ import annotations
