@@ -50,6 +50,9 @@ COPY actions/ actions/
 COPY bot/ bot/
 COPY components/ components/
 COPY config/ config/
+# The link map (link titles in the widget and Telegram), the review dates and the
+# catalogue's copy (the console's content check).
+COPY content/ content/
 COPY data/ data/
 COPY domain/ domain/
 COPY locales/ locales/

@@ -9,7 +9,7 @@ PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo $$p; break; }; done)
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv browsers train run chat test lint bench validate lock migrate clean
+.PHONY: help venv browsers train run chat test lint bench validate lock migrate clean content content-check
 
 help:
 	@echo "make run    - train if needed, start the Rasa server (5005) and action server (5055)"
@@ -17,6 +17,8 @@ help:
 	@echo "make test   - lint, data validation and the whole test suite"
 	@echo "make train  - train the model into models/ (only when its inputs changed)"
 	@echo "make bench  - accuracy, language-detection and latency figures"
+	@echo "make content - regenerate the topic answers (domain/responses/topics_*.yml) from content/"
+	@echo "make content-check - which topic answers are due for a re-check (review age, catalogue changes)"
 	@echo "make migrate - upgrade the gateway's database (DATABASE_URL, else config/gateway.yml) to the latest schema"
 
 venv: $(STAMP)
@@ -60,10 +62,18 @@ lint: $(STAMP)
 
 # -ra lists every skipped test with its reason (e.g. PostgreSQL or Redis not running);
 # the last line counts them ("N passed, M skipped").
+# The content check is a report here, never a failure.
 test: $(STAMP) browsers
 	$(VENV)/bin/ruff check .
+	-$(PY) -m scripts.content_check --summary
 	$(PY) -m scripts.train
 	$(PY) -m pytest -ra
+
+content: $(STAMP)
+	$(PY) -m scripts.build_content
+
+content-check: $(STAMP)
+	$(PY) -m scripts.content_check
 
 bench: train
 	$(PY) -m scripts.bench

@@ -1,6 +1,8 @@
-"""Requests for a person. The action only asks: it tells the user how to reach the
-services and emits the custom payload `{"handoff": {...}}`; the gateway decides
-what happens next (queue, outside hours, contact request)."""
+"""Requests for a person. The action only asks: it emits the custom payload
+`{"handoff": {...}}` and says nothing itself; the gateway decides what happens
+(queue, outside hours, nobody online) and has the assistant say that outcome, so
+the user hears one consistent answer instead of "I will connect you" followed by
+"advisers are not in the chat"."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import last_topic, user_events
+from bot.content.groups import GROUPS
 
 HANDOFF_OFFERED_SLOT = "handoff_offered"
 
@@ -38,10 +41,9 @@ class ActionRequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        topics = {
-            i for i in domain.get("intents", []) if f"utter_{i}" in domain.get("responses", {})
-        }
-        dispatcher.utter_message(response="utter_handoff_requested")
+        # The catalogue's service topics: not greet, thank or goodbye, whose responses share the
+        # utter_<intent> naming (the widget greets every new conversation).
+        topics = {topic for group in GROUPS.values() for topic in group}
         dispatcher.utter_message(
             json_message={
                 "handoff": {

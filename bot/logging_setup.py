@@ -86,6 +86,9 @@ def log_config(log_format: str = "text", level: str = "INFO") -> dict[str, Any]:
             "uvicorn": {"handlers": [], "level": level, "propagate": True},
             "uvicorn.error": {"handlers": [], "level": level, "propagate": True},
             "uvicorn.access": {"handlers": [], "level": level, "propagate": True},
+            # httpx logs every request's URL at INFO: conversation ids and Rasa's ?token=.
+            "httpx": {"handlers": [], "level": "WARNING", "propagate": True},
+            "httpcore": {"handlers": [], "level": "WARNING", "propagate": True},
         },
     }
 

@@ -15,6 +15,16 @@ thread-safe and never raise on unusual label values):
     count_unavailable(channel: str) -> None
         Rasa did not answer in time: `assistant_unavailable_total{channel}`.
 
+    count_failed_turn(channel: str) -> None
+        A turn raised (database, insights, ...): `assistant_failed_turns_total{channel}`.
+
+    count_refused(channel: str, reason: str) -> None
+        A message refused at the boundary: `assistant_refused_messages_total{channel, reason}`.
+
+    count_recovered(count: int) -> None
+        Messages a crash left `received`, marked failed at start-up or by the sweep:
+        `assistant_recovered_messages_total`.
+
     The router learns whether a turn was a fallback from
     `RasaClient.last_turn(sender)` (a TurnInfo with `.language`, `.intent` and
     `.fallback`), which reads the same tracker request as `language_of`.
@@ -86,6 +96,18 @@ FALLBACKS = Counter(
 UNAVAILABLE = Counter(
     "assistant_unavailable", "User messages Rasa did not answer in time.", ["channel"], registry=REGISTRY
 )
+FAILED_TURNS = Counter(
+    "assistant_failed_turns", "User messages whose turn raised (the user got the 'something went wrong' answer).",
+    ["channel"], registry=REGISTRY,
+)
+REFUSED = Counter(
+    "assistant_refused_messages", "User messages refused at the boundary (rate_limited, too_long, empty).",
+    ["channel", "reason"], registry=REGISTRY,
+)
+RECOVERED = Counter(
+    "assistant_recovered_messages", "User messages a crash left 'received', marked failed (the user told).",
+    registry=REGISTRY,
+)
 RASA_SECONDS = Histogram(
     "assistant_rasa_request_seconds", "HTTP requests to each Rasa instance.", ["instance"],
     buckets=TURN_BUCKETS, registry=REGISTRY,
@@ -121,6 +143,21 @@ def observe_turn(channel: str, language: str | None, seconds: float, fallback: b
 
 def count_unavailable(channel: str) -> None:
     UNAVAILABLE.labels(_channel_label(channel)).inc()
+
+
+def count_failed_turn(channel: str) -> None:
+    FAILED_TURNS.labels(_channel_label(channel)).inc()
+
+
+REFUSAL_REASONS = frozenset({"rate_limited", "too_long", "empty"})
+
+
+def count_refused(channel: str, reason: str) -> None:
+    REFUSED.labels(_channel_label(channel), reason if reason in REFUSAL_REASONS else "other").inc()
+
+
+def count_recovered(count: int) -> None:
+    RECOVERED.inc(count)
 
 
 def observe_rasa_request(instance: str, seconds: float) -> None:

@@ -10,6 +10,9 @@ the message, and the unreachable instance goes to the back of every order for
 `retry_after` seconds. Only connection failures move a message: after a read
 timeout Rasa may have processed it already, and sending it again elsewhere
 would answer it twice.
+
+Every request carries Rasa's API token (`?token=`, the only way Rasa's API and
+bot/rasa_channel.py take it); error texts never include it.
 """
 
 from __future__ import annotations
@@ -65,14 +68,19 @@ class TurnInfo:
 
 
 class RasaClient:
-    def __init__(self, base_url: str | Sequence[str], timeout: float, retry_after: float = 10.0) -> None:
+    def __init__(self, base_url: str | Sequence[str], timeout: float, retry_after: float = 10.0,
+                 token: str | None = None) -> None:
         urls = base_url.split(",") if isinstance(base_url, str) else list(base_url)
         self.instances = [u.strip().rstrip("/") for u in urls if u.strip()]
         if not self.instances:
             raise ValueError("no Rasa URL")
         self.retry_after = retry_after
         self._down_until: dict[str, float] = {}
-        self._client = httpx.AsyncClient(timeout=timeout)
+        self.token = token
+        self._client = httpx.AsyncClient(timeout=timeout, params={"token": token} if token else None)
+
+    def _without_token(self, text: str) -> str:
+        return text.replace(self.token, "***") if self.token else text
 
     @property
     def base_url(self) -> str:
@@ -99,7 +107,7 @@ class RasaClient:
             self._down_until.pop(instance, None)
             metrics.observe_rasa_request(instance, time.monotonic() - started)
             return response
-        raise httpx.ConnectError(f"no Rasa instance reachable ({last_error})")
+        raise httpx.ConnectError(self._without_token(f"no Rasa instance reachable ({last_error})"))
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
         try:
@@ -110,7 +118,7 @@ class RasaClient:
             response.raise_for_status()
             replies = response.json()
         except (httpx.HTTPError, ValueError) as error:
-            raise AssistantUnavailable(str(error)) from error
+            raise AssistantUnavailable(self._without_token(str(error))) from error
         if not isinstance(replies, list):
             raise AssistantUnavailable("unexpected answer from Rasa")
         return replies

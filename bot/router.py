@@ -18,24 +18,36 @@ channel outside a user turn (channels register a deliverer in `outbox`).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
+import secrets
 import time
-from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from anyio import to_thread
 
 from bot import metrics
 from bot.feedback import mark_feedback
-from bot.handoff.service import CONTACT_CONSENT, CONTACT_DECLINE, CONTACT_REQUEST, STOP, HandoffService
+from bot.handoff.service import (
+    CONTACT_CONSENT,
+    CONTACT_CONSENT_STATE,
+    CONTACT_DECLINE,
+    CONTACT_DETAILS,
+    CONTACT_REQUEST,
+    STOP,
+    HandoffService,
+)
 from bot.insights.choices import chosen_topic, previous_question
 from bot.insights.log import InsightsLog, top_intents
 from bot.language.catalog import load_catalog
 from bot.language.decision import META_HINTS, normalise_tag, valid_hints
+from bot.limits import Limits
+from bot.privacy.masking import mask
 from bot.rasa_client import AssistantUnavailable, RasaClient
 from bot.settings import Settings
 from bot.store.repository import ConversationStore
@@ -43,6 +55,11 @@ from bot.texts import text as localized
 
 log = logging.getLogger(__name__)
 BOT_STATE = "bot"
+# What a channel sends the assistant to hear its greeting and topic menu at the start of a
+# conversation (the widget, when it opens on a new one): Rasa answers it in the hint's language.
+GREETING_PAYLOAD = "/greet"
+# At most this many of a client's language hints are read (the browser's languages).
+MAX_LANGUAGE_HINTS = 10
 GATEWAY_COMMANDS = (STOP, CONTACT_REQUEST, CONTACT_DECLINE, CONTACT_CONSENT)
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
@@ -76,13 +93,46 @@ class Reply:
         return data
 
 
+Deferred = Callable[[], Awaitable[None]]
+
+
 @dataclass
 class Turn:
-    conversation_id: str
+    conversation_id: str | None
     language: str
     replies: list[Reply]
     # The assistant did not understand the message (for the metrics).
     fallback: bool = False
+    # Work that waits until the channel has sent the replies (the work-package-6 log).
+    deferred: list[Deferred] = field(default_factory=list)
+
+    async def finish(self) -> None:
+        """Run the deferred work; the channel calls this after sending the replies.
+        A failure here is logged: the user already has their answer."""
+        for work in self.deferred:
+            try:
+                await work()
+            except Exception:  # noqa: BLE001 - the reply is out; nothing to tell the user
+                log.exception("work after a turn failed")
+        self.deferred.clear()
+
+
+@dataclass
+class _Progress:
+    """How far a turn got, for telling the user and marking the message when it fails."""
+
+    language: str
+    choice: str | None = None
+    hint: str | None = None
+    # The browser's languages as sent, validated (bot.language.decision.valid_hints): Rasa weighs them all.
+    hints: list[str] = field(default_factory=list)
+    conversation_id: str | None = None
+    message_id: int | None = None
+
+
+# While a conversation is in these states the user types contact details: the message
+# log keeps them masked (the real value lives only in the handoff until consent).
+CONTACT_STATES = (CONTACT_DETAILS, CONTACT_CONSENT_STATE)
 
 
 def clean(text: Any) -> str:
@@ -91,31 +141,28 @@ def clean(text: Any) -> str:
     return CONTROL_CHARACTERS.sub("", text).strip()
 
 
-class RateLimiter:
-    """At most `limit` messages per `window` seconds per conversation (in memory)."""
+def choose_hint(language_hint: Any, language_hints: Any = None) -> str | None:
+    """The channel's language hint: the first supported one of `language_hints` (the browser's
+    languages, in order of preference) and `language_hint`, else the first that names a language.
+    Each is validated with `normalise_tag`, so nothing but a language code is kept."""
+    tags = list(language_hints[:MAX_LANGUAGE_HINTS]) if isinstance(language_hints, list) else []
+    codes = [code for code in map(normalise_tag, [*tags, language_hint]) if code]
+    catalog = load_catalog()
+    return next((code for code in codes if catalog.is_supported(code)), codes[0] if codes else None)
 
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit, self.window = limit, window
-        self._seen: dict[str, deque[float]] = defaultdict(deque)
 
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        seen = self._seen[key]
-        while seen and now - seen[0] > self.window:
-            seen.popleft()
-        if len(seen) >= self.limit:
-            return False
-        seen.append(now)
-        return True
+def conversation_key(channel: str, external_id: str) -> str:
+    """The per-conversation limits' key: known before anything is read or written."""
+    return f"{channel}:{external_id}"
 
 
 class Router:
-    def __init__(self, settings: Settings, store: ConversationStore, rasa: RasaClient) -> None:
+    def __init__(self, settings: Settings, store: ConversationStore, rasa: RasaClient, limits: Limits) -> None:
         self.settings = settings
         self.store = store
         self.rasa = rasa
+        self.limits = limits
         self.catalog = load_catalog()
-        self.limiter = RateLimiter(settings.rate_limit_messages, settings.rate_limit_seconds)
         # channel name -> deliver(external_id, replies): messages outside a user turn
         self.outbox: dict[str, Callable[[str, list[Reply]], Awaitable[None]]] = {}
         self.handoff: HandoffService | None = None
@@ -141,36 +188,117 @@ class Router:
         raw_text: Any,
         *,
         language_hint: str | None = None,
+        language_hints: list[str] | None = None,
         language_choice: str | None = None,
         channel_payload: str | None = None,
-        language_hints: Any = None,
+        client: str | None = None,
     ) -> Turn:
         """One user message. `channel_payload` is a payload of the channel's own
         menu or command (Telegram's /help), let through like an offered button;
-        `language_hints` the browser's languages in order (validated here)."""
+        `language_hints` are the client's languages in order of preference (the
+        first supported one is the hint); `client` is the client address (web
+        chat), for the per-client limits. Never raises: a turn that fails answers
+        "something went wrong" in the user's language and marks the message failed."""
         started = time.monotonic()
-        turn = await self._handle(channel, external_id, raw_text, language_hint, language_choice, channel_payload,
-                                  valid_hints(language_hints))
+        hint, choice = choose_hint(language_hint, language_hints), normalise_tag(language_choice)
+        progress = _Progress(self._current_language(None, choice, hint), choice, hint, valid_hints(language_hints))
+        try:
+            turn = await self._admit(channel, external_id, client, progress)
+            if turn is None:
+                turn = await self._handle(channel, external_id, raw_text, channel_payload, progress)
+        except Exception:  # noqa: BLE001 - whatever broke, the user hears about it
+            turn = await self._failed(channel, progress)
         metrics.observe_turn(channel, turn.language, time.monotonic() - started, turn.fallback)
         return turn
 
-    async def _handle(
-        self, channel: str, external_id: str, raw_text: Any, language_hint: str | None, language_choice: str | None,
-        channel_payload: str | None, language_hints: list[str] | None = None,
+    async def greet(
+        self,
+        channel: str,
+        external_id: str,
+        *,
+        language_hint: str | None = None,
+        language_hints: list[str] | None = None,
+        client: str | None = None,
     ) -> Turn:
-        conversation = await self.conversation(channel, external_id)
-        hint = next((c for c in map(normalise_tag, [*(language_hints or []), language_hint])
-                     if self.catalog.is_supported(c)), None) or normalise_tag(language_hint)
-        choice = normalise_tag(language_choice)
-        language = self._current_language(conversation.language, choice, hint)
-        text = clean(raw_text)
-        message_id = await to_thread.run_sync(
-            lambda: self.store.add_message(conversation.id, "in", "user", text, language=language)
-        )
+        """The assistant's own greeting and topic menu, asked for by the channel when a new
+        conversation opens (no user message is stored: nobody said anything yet). Only at the
+        start: once the conversation has messages, nothing. If the assistant cannot be reached
+        the user hears nothing yet; their first message gets the usual answer."""
+        hint = choose_hint(language_hint, language_hints)
+        progress = _Progress(self._current_language(None, None, hint), None, hint, valid_hints(language_hints))
+        try:
+            turn = await self._admit(channel, external_id, client, progress)
+            if turn is None:
+                turn = await self._greet(channel, external_id, progress)
+        except Exception:  # noqa: BLE001 - a greeting that failed is no loss to the user
+            log.exception("the greeting on %s failed", channel)
+            turn = Turn(progress.conversation_id, progress.language, [])
+        return turn
 
-        problem = self._refusal(conversation.id, text)
-        if problem:
-            return await self._say_locally(conversation.id, message_id, language, problem)
+    async def _greet(self, channel: str, external_id: str, progress: _Progress) -> Turn:
+        conversation = await self.conversation(channel, external_id)
+        progress.conversation_id = conversation.id
+        language = self._current_language(conversation.language, None, progress.hint)
+        if await to_thread.run_sync(self.store.history, conversation.id, 1):
+            return Turn(conversation.id, language, [])
+        metadata = {k: v for k, v in {"channel": channel, "language_hint": progress.hint,
+                                      META_HINTS: progress.hints}.items() if v}
+        try:
+            raw_replies = await self.rasa.send(conversation.id, GREETING_PAYLOAD, metadata)
+        except AssistantUnavailable:
+            metrics.count_unavailable(channel)
+            return Turn(conversation.id, language, [])
+        language = (await self.rasa.last_turn(conversation.id)).language or language
+        replies = [self._reply(raw, language) for raw in raw_replies]
+        offered = [b["payload"] for r in replies for b in r.buttons if b.get("payload")]
+
+        def store() -> None:
+            self._store_bot_replies(conversation.id, replies, language)
+            self.store.update_conversation(conversation.id, language=language, offered=offered)
+
+        await to_thread.run_sync(store)
+        return Turn(conversation.id, language, replies)
+
+    async def admit(self, channel: str, external_id: str, language: str) -> Turn | None:
+        """For a channel's own events that count as messages (Telegram's stickers, /start,
+        the language menu): None when within the conversation's limit, else the refusal."""
+        return await self._admit(channel, external_id, None, _Progress(language))
+
+    async def _admit(self, channel: str, external_id: str, client: str | None, progress: _Progress) -> Turn | None:
+        """The rate limits, before anything is stored: a refused message is not written anywhere
+        (so a flood cannot fill the database) and only the first few refusals are answered."""
+        key = conversation_key(channel, external_id)
+        allowed = (client is None or await self.limits.hit("client_messages", client)) and \
+            await self.limits.hit("conversation_messages", key)
+        if allowed:
+            return None
+        metrics.count_refused(channel, "rate_limited")
+        if not await self.limits.hit("refusal_notices", key):
+            return Turn(None, progress.language, [])
+        conversation = await to_thread.run_sync(self.store.find, channel, external_id)
+        language = self._current_language(conversation.language if conversation else None, progress.choice,
+                                          progress.hint)
+        return Turn(conversation.id if conversation else None, language,
+                    [Reply(text=localized(language, "gateway.rate_limited"), language=language)])
+
+    async def _handle(
+        self, channel: str, external_id: str, raw_text: Any, channel_payload: str | None, progress: _Progress
+    ) -> Turn:
+        hint, choice = progress.hint, progress.choice
+        conversation = await self.conversation(channel, external_id)
+        progress.conversation_id = conversation.id
+        language = progress.language = self._current_language(conversation.language, choice, hint)
+        text = clean(raw_text)
+
+        refusal = self._refusal(text)
+        if refusal:
+            metrics.count_refused(channel, refusal[0].removeprefix("gateway."))
+            return await self._refuse(conversation.id, text, language, refusal)
+
+        stored_text = mask(text) if conversation.state in CONTACT_STATES else text
+        progress.message_id = message_id = await to_thread.run_sync(
+            lambda: self.store.add_message(conversation.id, "in", "user", stored_text, language=language)
+        )
 
         if conversation.state != BOT_STATE and self.handoff is not None:
             handed = await self.handoff.user_message(conversation, text, message_id)
@@ -187,7 +315,7 @@ class Router:
             "channel": channel,
             "conversation_language": conversation.language,
             "language_hint": hint,
-            META_HINTS: language_hints,
+            META_HINTS: progress.hints,
             "language_choice": choice,
         }
         metadata = {k: v for k, v in metadata.items() if v}
@@ -198,7 +326,7 @@ class Router:
             return await self._say_locally(conversation.id, message_id, language, ("gateway.unavailable", {}),
                                            status="failed")
         state = await self.rasa.last_turn(conversation.id)
-        language = state.language or language
+        language = progress.language = state.language or language
         parse = state.latest_message or {}
         intent = (parse.get("intent") or {}).get("name")
         replies = [self._reply(raw, language) for raw in raw_replies]
@@ -209,23 +337,78 @@ class Router:
         request = next((r.custom["handoff"] for r in replies if isinstance(r.custom, dict) and "handoff" in r.custom),
                        None)
         shown = [r for r in replies if not (isinstance(r.custom, dict) and "handoff" in r.custom)]
+        turn = Turn(conversation.id, language, shown, fallback=state.fallback)
+        said = None if text.startswith("/") else text
         if self.insights is not None and parse:
-            await to_thread.run_sync(lambda: self.insights.record_turn(
-                conversation.id, channel=channel, parse_data=parse, text=None if text.startswith("/") else text))
+            turn.deferred.append(lambda: to_thread.run_sync(lambda: self.insights.record_turn(
+                conversation.id, channel=channel, parse_data=parse, text=said)))
         if self.insights is not None and (chosen := chosen_topic(text)):
-            await to_thread.run_sync(lambda: self.insights.record_choice(
+            # A "did you mean" button: the question typed before it becomes a labelled example.
+            turn.deferred.append(lambda: to_thread.run_sync(lambda: self.insights.record_choice(
                 conversation.id, channel=channel, topic=chosen, language=language,
-                question=previous_question(self.store, conversation.id, message_id)))
+                question=previous_question(self.store, conversation.id, message_id))))
         if isinstance(request, dict) and self.handoff is not None:
             conversation.language = language
             reason = str(request.get("reason") or "user_request")
             topic = request.get("topic") if isinstance(request.get("topic"), str) else None
             if self.insights is not None:
-                await to_thread.run_sync(lambda: self.insights.record(
+                turn.deferred.append(lambda: to_thread.run_sync(lambda: self.insights.record(
                     conversation.id, channel=channel, reason="handoff_request", trigger=reason, topic=topic,
-                    language=language, text=None if text.startswith("/") else text, intents=top_intents(parse)))
-            shown += await self.handoff.request(conversation, reason=reason, topic=topic, language=language)
-        return Turn(conversation.id, language, shown, fallback=state.fallback)
+                    language=language, text=said, intents=top_intents(parse))))
+            turn.replies += await self.handoff.request(conversation, reason=reason, topic=topic, language=language)
+        return turn
+
+    async def _failed(self, channel: str, progress: _Progress) -> Turn:
+        """The turn raised: log it with an id the user can quote, tell the user, mark the message."""
+        error_id = secrets.token_hex(4)
+        log.exception("turn failed on %s (error %s, conversation %s, message %s)", channel, error_id,
+                      progress.conversation_id, progress.message_id)
+        metrics.count_failed_turn(channel)
+        reply = Reply(text=localized(progress.language, "gateway.failed", error_id=error_id),
+                      language=progress.language)
+        if progress.conversation_id is not None:
+            try:
+                await to_thread.run_sync(lambda: self._store_failure(progress, reply))
+            except Exception:  # noqa: BLE001 - the database may be what failed; recovery marks it later
+                log.warning("could not mark message %s failed (error %s)", progress.message_id, error_id)
+        return Turn(progress.conversation_id, progress.language, [reply])
+
+    def _store_failure(self, progress: _Progress, reply: Reply) -> None:
+        if progress.message_id is not None:
+            self.store.set_message_status(progress.message_id, "failed")
+        self.store.add_message(progress.conversation_id, "out", "system", reply.text, language=reply.language,
+                               status="sent")
+
+    # --- messages a crash left behind ------------------------------------------
+
+    @property
+    def stranded_after(self) -> timedelta:
+        """How old a 'received' message must be before it counts as stranded: longer than any
+        turn can take on a live gateway (three Rasa requests at most, and a margin)."""
+        seconds = self.settings.stranded_message_seconds
+        return timedelta(seconds=3 * self.settings.rasa_timeout + 30 if seconds is None else seconds)
+
+    async def recover_stranded(self) -> int:
+        """Messages left 'received' by a process that died in their turn: marked failed, and
+        their conversations told (once each) to send them again. Returns how many."""
+        stranded = await to_thread.run_sync(self.store.strand_received, self.stranded_after)
+        for conversation_id in dict.fromkeys(conversation for _, conversation in stranded):
+            conversation = await to_thread.run_sync(self.store.get, conversation_id)
+            if conversation is None:
+                continue
+            language = conversation.language or self.catalog.default
+            reply = Reply(text=localized(language, "gateway.recovered"), language=language)
+            await to_thread.run_sync(functools.partial(
+                self.store.add_message, conversation_id, "out", "system", reply.text, language=language,
+                status="sent"))
+            try:
+                await self.deliver(conversation_id, [reply])
+            except Exception:  # noqa: BLE001 - the note stays in the history for the next visit
+                log.warning("could not tell conversation %s about its failed message", conversation_id)
+        if stranded:
+            log.warning("marked %d stranded message(s) failed", len(stranded))
+            metrics.count_recovered(len(stranded))
+        return len(stranded)
 
     # --- the handoff service's voice ----------------------------------------
 
@@ -282,14 +465,20 @@ class Router:
                 return code
         return self.catalog.default
 
-    def _refusal(self, conversation_id: str, text: str) -> tuple[str, dict] | None:
+    def _refusal(self, text: str) -> tuple[str, dict] | None:
         if not text:
             return ("gateway.empty", {})
         if len(text) > self.settings.max_message_chars:
             return ("gateway.too_long", {"max_chars": self.settings.max_message_chars})
-        if not self.limiter.allow(conversation_id):
-            return ("gateway.rate_limited", {})
         return None
+
+    async def _refuse(self, conversation_id: str, text: str, language: str, refusal: tuple[str, dict]) -> Turn:
+        """An empty or over-long message: the store keeps a marker with its length, never its text."""
+        reason = refusal[0].removeprefix("gateway.")
+        message_id = await to_thread.run_sync(lambda: self.store.add_message(
+            conversation_id, "in", "user", None, {"refused": reason, "chars": len(text)}, language,
+            status="refused"))
+        return await self._say_locally(conversation_id, message_id, language, refusal, status="refused")
 
     async def _say_locally(
         self, conversation_id: str, message_id: int, language: str, what: tuple[str, dict], status: str = "answered"

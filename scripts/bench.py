@@ -16,6 +16,9 @@ Sections and columns are stable; compare runs line by line.
    turn through the gateway (socket.io over HTTP long-polling, from
    `user_uttered` to the turn's first `bot_uttered`; the gateway emits a turn's
    replies together), so the gateway's overhead shows beside the REST turn.
+4. Topic discovery: time and peak resident memory of clustering 10,000 unresolved
+   questions of one language (bot/insights/clusters.py), in a process of its own
+   (scripts/cluster_bench.py); rss_mb is the process before clustering.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ LANGID_DIR = Path(
 LANGID_SETS = ("single-words", "word-pairs", "sentences")
 OTHER_LANGUAGES = ("tr", "es", "ku", "ckb")
 PARSES, TURNS = 200, 100
+CLUSTER_TEXTS = 10_000
 
 
 def webchat_turns(gateway_url: str, texts: list[str]) -> list[float]:
@@ -190,6 +194,20 @@ def latency_section(model: Path) -> None:
         )
 
 
+def clustering_section(texts: int = CLUSTER_TEXTS) -> None:
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "scripts.cluster_bench", str(texts)], cwd=PROJECT_ROOT,
+                            check=True, capture_output=True, text=True)
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    print("== Topic discovery")
+    print(f"{'texts':<8}{'groups':>8}{'seconds':>9}{'rss_mb':>9}{'peak_rss_mb':>13}")
+    print(f"{figures['texts']:<8}{figures['groups']:>8}{figures['seconds']:>9.2f}{figures['rss_mb']:>9.1f}"
+          f"{figures['peak_rss_mb']:>13.1f}")
+
+
 def model_section(model: Path) -> None:
     import json
 
@@ -209,6 +227,7 @@ def main() -> None:
     nlu_section(model)
     language_section()
     latency_section(model)
+    clustering_section()
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ Translators and writers work on one file per language (a "locale file": topic
 titles, group titles, button titles and responses, see docs/content.md). This
 tool puts that language's variation into every response of the domain, each with
 the condition `language == <code>`, replacing the previous variation of that
-language and leaving the other languages untouched. The domain stays the single
-source of truth that Rasa reads.
+language and leaving the other languages untouched. Topic answers go into their
+sources, content/answers/<topic>.yml (written without the "last reviewed" line, with
+the catalogue's URLs), and the topic responses are then regenerated from there
+(scripts/build_content.py).
 
     python -m scripts.import_locale sv path/to/responses_sv.yml
 """
@@ -18,58 +20,13 @@ from pathlib import Path
 
 import yaml
 
+from bot.content.build import dump_yaml, write_all
+from bot.content.groups import GROUPS
+from bot.content.paths import ANSWERS_DIR
 from bot.language.catalog import load_catalog
 from bot.paths import PROJECT_ROOT
 
 RESPONSES_DIR = PROJECT_ROOT / "domain" / "responses"
-GROUPS: dict[str, list[str]] = {
-    "benefits": [
-        "register_as_jobseeker",
-        "benefit_apply",
-        "benefit_amount",
-        "benefit_report",
-        "part_time_work",
-        "got_a_job",
-        "laid_off",
-        "quit_job",
-    ],
-    "obligations": [
-        "initial_interview",
-        "employment_plan",
-        "job_search_obligation",
-        "job_offers",
-        "job_search_profile",
-        "missed_obligation",
-        "appointment",
-        "report_changes",
-        "travel_abroad",
-        "appeal_decision",
-    ],
-    "work_and_training": [
-        "find_jobs",
-        "cv_help",
-        "career_guidance",
-        "labour_market_training",
-        "studying_while_unemployed",
-        "work_trial",
-        "pay_subsidy",
-        "start_up_grant",
-    ],
-    "immigrants_and_youth": [
-        "integration_services",
-        "language_courses",
-        "interpreter",
-        "degree_recognition",
-        "youth_services",
-        "youth_education_obligation",
-    ],
-    "contact_and_support": [
-        "contact_info",
-        "service_area",
-        "work_ability_health",
-        "social_services",
-    ],
-}
 CONVERSATION_KEYS = [
     "utter_greet",
     "utter_goodbye",
@@ -84,7 +41,6 @@ CONVERSATION_KEYS = [
 # domain/responses/handoff.yml. In a locale file: a `handoff:` section of
 # response -> {text, buttons}, buttons with the payloads of docs/content.md.
 HANDOFF_KEYS = [
-    "utter_handoff_requested",
     "utter_handoff_queued",
     "utter_queue_moved",
     "utter_adviser_joined",
@@ -189,21 +145,6 @@ def target_file(key: str) -> str:
     return "conversation.yml"
 
 
-class _NoAliasDumper(yaml.SafeDumper):
-    """Writes shared button lists out in full: YAML anchors confuse human editors."""
-
-    def ignore_aliases(self, data: object) -> bool:
-        return True
-
-
-def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_NoAliasDumper.add_representer(str, _str_representer)
-
-
 HEADER = (
     "# Responses, one variation per language (condition on the `language` slot).\n"
     "# Edit texts here; scripts/import_locale.py imports a whole language at once.\n"
@@ -217,21 +158,30 @@ def import_locale(code: str, locale: dict) -> None:
             "responses", {}
         )
     touched: set[str] = set()
+    topic_keys = {f"utter_{t}": t for topics in GROUPS.values() for t in topics}
     for key, variation in build_variations(code, locale).items():
+        if key in topic_keys:
+            _import_answer(topic_keys[key], code, variation["text"])
+            continue
         touched.add(target_file(key))
         responses = files.setdefault(target_file(key), {})
         kept = [v for v in responses.get(key, []) if v.get("condition") != _condition(code)]
         responses[key] = kept + [{**variation, "condition": _condition(code)}]
     for name in sorted(touched):
         responses = files[name]
-        body = yaml.dump(
-            {"version": "3.1", "responses": dict(sorted(responses.items()))},
-            Dumper=_NoAliasDumper,
-            allow_unicode=True,
-            sort_keys=False,
-            width=100,
-        )
+        body = dump_yaml({"version": "3.1", "responses": dict(sorted(responses.items()))})
         (RESPONSES_DIR / name).write_text(HEADER + body, encoding="utf-8")
+    write_all()
+
+
+def _import_answer(topic: str, code: str, text: str) -> None:
+    """One language of a topic answer into content/answers/<topic>.yml (comments kept)."""
+    path = ANSWERS_DIR / f"{topic}.yml"
+    raw = path.read_text(encoding="utf-8") if path.exists() else ""
+    header = "".join(line for line in raw.splitlines(True) if line.startswith("#"))
+    answers = (yaml.safe_load(raw) if raw else None) or {}
+    answers[code] = text.strip()
+    path.write_text(header + dump_yaml(answers), encoding="utf-8")
 
 
 def main() -> None:

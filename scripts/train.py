@@ -10,11 +10,17 @@ import time
 from scripts.model import MODELS_DIR, RASA_PROJECT_ARGS, model_name, model_path
 
 KEEP_MODELS = 3
+# Models trained within this many seconds are kept too: several checkouts (worktrees) may share
+# one models/ folder, each training its own inputs.
+KEEP_RECENT_SECONDS = 24 * 3600
 
 
 def prune_old_models() -> None:
     models = sorted(MODELS_DIR.glob("assistant-*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    cutoff = time.time() - KEEP_RECENT_SECONDS
     for old in models[:-KEEP_MODELS]:
+        if old.stat().st_mtime >= cutoff:
+            continue
         old.unlink()
         old.with_suffix("").with_suffix(".train.json").unlink(missing_ok=True)
 

@@ -12,14 +12,17 @@ class ChatClient:
     """A web chat user, with python-socketio's client over the polling transport
     (the websocket transport needs a newer aiohttp than Rasa allows)."""
 
-    def __init__(self, url: str, session_id: str | None = None) -> None:
+    def __init__(self, url: str, session_id: str | None = None, *, headers: dict[str, str] | None = None,
+                 confirm: bool = True) -> None:
+        """`headers` go with every request (e.g. X-Forwarded-For through the trusted proxy);
+        with `confirm=False` the session is requested but not waited for (it may be refused)."""
         self.events: list[tuple[str, object]] = []
         self.sio = socketio.Client(reconnection=False)
-        for name in ("session_confirm", "bot_uttered", "history"):
-            self.sio.on(name, lambda data, name=name: self.events.append((name, data)))
-        self.sio.connect(url, transports=["polling"], socketio_path="socket.io")
+        for name in ("session_confirm", "bot_uttered", "history", "session_ended"):
+            self.sio.on(name, lambda data=None, name=name: self.events.append((name, data)))
+        self.sio.connect(url, transports=["polling"], socketio_path="socket.io", headers=headers or {})
         self.sio.emit("session_request", {"session_id": session_id})
-        self.session_id = self.wait_for("session_confirm")
+        self.session_id = self.wait_for("session_confirm") if confirm else None
 
     def wait_for(self, name: str, timeout: float = 60.0, after: int = 0) -> object:
         deadline = time.monotonic() + timeout
@@ -29,6 +32,20 @@ class ChatClient:
                     return data
             time.sleep(0.05)
         raise TimeoutError(f"no {name} event")
+
+    def wait_for_any(self, names: tuple[str, ...], timeout: float = 60.0, after: int = 0) -> tuple[str, object]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for event, data in self.events[after:]:
+                if event in names:
+                    return event, data
+            time.sleep(0.05)
+        raise TimeoutError(f"none of {names}")
+
+    def replies_after(self, start: int, wait: float = 3.0) -> list[dict]:
+        """Whatever the gateway sent after event `start` within `wait` seconds (maybe nothing)."""
+        time.sleep(wait)
+        return [data for event, data in self.events[start:] if event == "bot_uttered"]
 
     def say(self, text: str, timeout: float = 60.0, **custom: str) -> list[dict]:
         start = len(self.events)

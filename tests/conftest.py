@@ -2,16 +2,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from bot.paths import PROJECT_ROOT
 from bot.store.db import Database, migrate
 from scripts.model import model_path
-from tests.helpers import Gateway, Servers, running_gateway, running_servers
+from tests.helpers import CHROMIUM_ARGS, Gateway, Servers, running_gateway, running_servers
+from tests.postgres import PostgresUnavailable, create_schema, drop_schema, schema_url
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +34,17 @@ def gateway(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Gatew
         yield running
 
 
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+@pytest.fixture(scope="module")
+def browser():  # noqa: ANN201
+    """Debian's Chromium, headless, driven by Playwright: one per test module. Not one per
+    session: Playwright's sync API keeps an event loop running in the main thread while it
+    is started, and later tests that call asyncio.run() (the Telegram ones) need it gone."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        yield launched
+        launched.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -43,17 +52,12 @@ def database_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
         return
-    schema = f"t_{uuid.uuid4().hex[:10]}"
     try:
-        admin = create_engine(POSTGRES_ADMIN_URL, future=True)
-        with admin.begin() as connection:
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-    except Exception as error:  # noqa: BLE001
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(error).__name__})")
-    yield f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+        schema = create_schema()
+    except PostgresUnavailable as error:
+        pytest.skip(str(error))
+    yield schema_url(schema)
+    drop_schema(schema)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -15,8 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
+
+import yaml
 
 from bot.paths import PROJECT_ROOT
+from bot.rasa_token import resolve_rasa_token
 from scripts.serve import actions_command, rasa_command
 
 # Debian's Chromium, headless, as root, on a machine without outside network.
@@ -40,7 +44,7 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 180.0) -
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server for {url} exited with {process.returncode}")
+            raise RuntimeError(f"server for {url.split('?')[0]} exited with {process.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
@@ -48,7 +52,7 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 180.0) -
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.5)
-    raise TimeoutError(f"{url} did not come up in {timeout:.0f}s")
+    raise TimeoutError(f"{url.split('?')[0]} did not come up in {timeout:.0f}s")
 
 
 @dataclass
@@ -56,10 +60,19 @@ class Servers:
     rasa_url: str
     actions_url: str
     endpoints: Path
+    # Rasa's API token (RASA_TOKEN, else the project's .rasa_token: the gateway finds the same).
+    token: str = ""
+    # Rasa's SQLite tracker store (None: another store).
+    tracker_store: Path | None = None
+    # The processes, Rasa first.
+    pids: tuple[int, ...] = ()
+
+    def url(self, path: str, **params: str) -> str:
+        return f"{self.rasa_url}{path}?{urlencode({**params, 'token': self.token})}"
 
     def post(self, path: str, payload: dict) -> object:
         request = urllib.request.Request(
-            self.rasa_url + path,
+            self.url(path),
             data=json.dumps(payload).encode(),
             headers={"Content-Type": "application/json"},
         )
@@ -75,18 +88,33 @@ class Servers:
         return self.post("/model/parse", {"text": text})
 
     def tracker(self, sender: str) -> dict:
-        with urllib.request.urlopen(
-            f"{self.rasa_url}/conversations/{sender}/tracker", timeout=30
-        ) as r:
+        with urllib.request.urlopen(self.url(f"/conversations/{sender}/tracker"), timeout=30) as r:
             return json.loads(r.read().decode())
 
 
+def development_endpoints(actions_port: int, tracker_store: Path | None) -> dict:
+    """config/endpoints.yml (what `make run` uses) with this run's action server and, when
+    it is a SQLite file, this run's tracker store; `tracker_store=None`: Rasa's in-memory one."""
+    endpoints = yaml.safe_load((PROJECT_ROOT / "config" / "endpoints.yml").read_text(encoding="utf-8"))
+    endpoints["action_endpoint"]["url"] = f"http://127.0.0.1:{actions_port}/webhook"
+    if tracker_store is None:
+        endpoints.pop("tracker_store", None)
+    elif endpoints.get("tracker_store", {}).get("dialect") == "sqlite":
+        endpoints["tracker_store"]["db"] = str(tracker_store)
+    return endpoints
+
+
 @contextmanager
-def running_servers(model: Path, log_dir: Path | None = None) -> Iterator[Servers]:
+def running_servers(model: Path, log_dir: Path | None = None, *, in_memory_tracker_store: bool = False
+                    ) -> Iterator[Servers]:
+    """The action server and Rasa, started as `make run` starts them (scripts/serve.py: on
+    127.0.0.1, Rasa's API behind the token, config/endpoints.yml with a tracker store of this run's own)."""
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="assistant-logs-"))
     actions_port, rasa_port = free_port(), free_port()
     endpoints = log_dir / "endpoints.yml"
-    endpoints.write_text(f"action_endpoint:\n  url: http://127.0.0.1:{actions_port}/webhook\n")
+    tracker_store = None if in_memory_tracker_store else log_dir / "rasa_tracker.db"
+    endpoints.write_text(yaml.safe_dump(development_endpoints(actions_port, tracker_store)), encoding="utf-8")
+    token = resolve_rasa_token()
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     processes = []
     try:
@@ -109,9 +137,10 @@ def running_servers(model: Path, log_dir: Path | None = None) -> Iterator[Server
             )
             processes.append(rasa)
             wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions)
-            wait_until_up(f"http://127.0.0.1:{rasa_port}/status", rasa)
+            wait_until_up(f"http://127.0.0.1:{rasa_port}/status?token={token}", rasa)
             yield Servers(
-                f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}", endpoints
+                f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}", endpoints,
+                token=token, tracker_store=tracker_store, pids=(rasa.pid, actions.pid),
             )
     finally:
         for process in processes:
@@ -134,7 +163,7 @@ class Gateway:
 def running_gateway(rasa_url: str, work_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Gateway]:
     """The gateway (`python -m bot serve`) on a free port with its own SQLite file."""
     port = free_port()
-    database_url = f"sqlite:///{work_dir / 'gateway.db'}"
+    database_url = (extra_env or {}).get("DATABASE_URL") or f"sqlite:///{work_dir / 'gateway.db'}"
     env = {
         **os.environ,
         "PYTHONPATH": str(PROJECT_ROOT),

@@ -5,7 +5,9 @@ question and a whole cluster through the forms, the export, and the Finnish text
 
 from __future__ import annotations
 
+import base64
 import csv
+import html
 import io
 import re
 from datetime import date, datetime, timedelta, timezone
@@ -14,7 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
-from sqlalchemy import update
+from PIL import Image
+from sqlalchemy import delete, update
 from starlette.testclient import TestClient
 
 from bot.app import create_app
@@ -26,7 +29,7 @@ from bot.insights.inbox import Inbox
 from bot.insights.log import InsightsLog
 from bot.settings import Settings
 from bot.store.db import Database
-from bot.store.models import Handoff, Message, UnresolvedQuestion
+from bot.store.models import Conversation, Handoff, Message, UnresolvedQuestion
 from bot.store.repository import ConversationStore
 from tests.console_helpers import PASSWORD, sign_in
 
@@ -37,7 +40,7 @@ PERSONAL = [PHONE, "0407654321", "765 4321", EMAIL, "anna.virtanen", "example.co
 PII_TEXT = f"voiko koiran tuoda toimistoon, soita {PHONE} tai {EMAIL}"
 
 GETS = ["/console/reports", "/console/reports/volumes.csv", "/console/topics", "/console/inbox",
-        "/console/inbox/export?language=fi"]
+        "/console/inbox/export?language=fi", "/console/content"]
 POSTS = ["/console/topics/label", "/console/inbox/1/label", "/console/analyst/ui-language"]
 
 
@@ -337,14 +340,68 @@ def test_the_report_shows_the_numbers_of_the_history(env) -> None:
     assert_masked(response.text)
 
 
-def test_the_report_defaults_to_the_last_seven_full_days(env) -> None:
-    app, _, _ = env
+def test_the_report_defaults_to_the_last_30_days_with_today(env) -> None:
+    app, database, _ = env
     today = datetime.now(HELSINKI).date()
-    with client_for(app) as client:
-        sign_in(client, "aino")
-        text = client.get("/console/reports").text
-    assert f'name="since" value="{today - timedelta(days=7)}"' in text
-    assert f'name="until" value="{today - timedelta(days=1)}"' in text
+    conversations = ConversationStore(database)
+    conversation = conversations.get_or_create("webchat", "web-today")
+    conversations.add_message(conversation.id, "in", "user", "kysyn tänään", language="fi", status="answered")
+    try:
+        with client_for(app) as client:
+            sign_in(client, "aino")
+            text = client.get("/console/reports").text
+            volumes = list(csv.DictReader(io.StringIO(client.get("/console/reports/volumes.csv").text)))
+    finally:
+        with database.session() as session:
+            session.execute(delete(Conversation).where(Conversation.id == conversation.id))
+    assert f'name="since" value="{today - timedelta(days=29)}"' in text
+    assert f'name="until" value="{today}"' in text
+    assert "User messages: <strong>1</strong>" in text  # today's message is in the report
+    assert [(row["language"], row["messages"]) for row in volumes] == [("fi", "1")]
+
+
+def chart_descriptions(text: str) -> list[str]:
+    """What each chart of a page names (the PNG's Description text)."""
+    return [Image.open(io.BytesIO(base64.b64decode(data))).text["Description"]
+            for data in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)]
+
+
+def test_charts_name_languages_and_reasons_in_the_consoles_language(env) -> None:
+    app, _, _ = env
+    pages = {}
+    for username in ("eino", "aino"):  # Finnish and English console
+        with client_for(app) as client:
+            sign_in(client, username)
+            pages[username] = chart_descriptions(client.get("/console/reports", params=PERIOD).text)
+    finnish, english = pages["eino"], pages["aino"]
+    # Volumes (most messages first), questions resolved, reasons; no unsupported languages or feedback here.
+    assert finnish == ["suomi; arabia; ruotsi", "suomi; arabia; ruotsi",
+                       "Ei ymmärretty; Epäselvä; Aiheen ulkopuolella; Siirtopyyntö neuvojalle"]
+    assert english == ["Finnish; Arabic; Swedish", "Finnish; Arabic; Swedish",
+                       "Not understood; Ambiguous; Out of scope; Handoff request"]
+    for description in finnish + english:
+        assert not {"fi", "sv", "ar", "nlu_fallback", "out_of_scope"} & set(description.split("; "))
+
+
+def test_understood_handoff_requests_stay_out_of_the_inbox(fresh) -> None:
+    app, database, _ = fresh
+    log = InsightsLog(database, "analyst-secret", fallback_threshold=0.2)
+    request = log.record("web-h", channel="webchat", reason="handoff_request", trigger="user_request", language="fi",
+                         text="haluan puhua ihmisen kanssa", intents=[{"name": "request_human", "confidence": 0.97}],
+                         at=utc(2026, 2, 1, 9, 0))
+    try:
+        with client_for(app) as client:
+            sign_in(client, "aino")
+            every = client.get("/console/inbox", params={"status": "all"})
+            filtered = client.get("/console/inbox", params={"reason": "handoff_request"})
+    finally:
+        with database.session() as session:
+            session.delete(session.get(UnresolvedQuestion, request))
+    assert every.status_code == 200 and "haluan puhua ihmisen kanssa" not in every.text
+    page = Page(every.text)
+    assert page.row(language_label("fi", "en"))[1:6] == ["6", "0", "0", "0", "6"]  # the six questions only
+    assert 'value="handoff_request"' not in every.text and 'value="contact_request"' not in every.text
+    assert filtered.status_code == 400
 
 
 def test_a_bad_period_is_refused_with_a_message(env) -> None:
@@ -591,3 +648,28 @@ def test_every_analyst_text_is_in_both_languages() -> None:
     en = {k for k in console_texts("en") if k.startswith("analyst.")}
     fi = {k for k in console_texts("fi") if k.startswith("analyst.")}
     assert en == fi and len(en) > 100
+
+
+def test_the_content_page_lists_every_topic_due_for_a_re_check(env) -> None:
+    """Issue 14: the service team sees in the console what `make content-check` lists."""
+    from bot.console.topics import topic_titles
+    from bot.content.catalogue import topics
+    from bot.content.currency import currency_rows
+
+    app, _, _ = env
+    rows = currency_rows()
+    with client_for(app) as client:
+        sign_in(client, "aino")
+        page = client.get("/console/content")
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    for name in topics():
+        assert f"<code>{name}</code>" in text
+        assert topic_titles("en")[name] in text
+    assert f"Topics due for a re-check: {sum(r.needs_review for r in rows)}" in text
+    for row in rows:
+        if row.reviewed is not None:
+            assert row.reviewed.isoformat() in text
+    volatile = next(r for r in rows if r.volatile_facts)
+    assert volatile.volatile_facts[0] in text
+    assert 'href="/console/content" aria-current="page"' in page.text

@@ -2,14 +2,15 @@
 and asks for a person; an adviser who speaks Arabic signs in to the console,
 sees that user first in the queue, claims the chat, messages go both ways
 (right to left on both sides), the adviser closes with an outcome, and the
-user is back with the assistant, hearing it in Arabic."""
+user is back with the assistant, hearing it in Arabic. An admin takes over
+another adviser's chat and changes their password, with the keyboard."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from bot.console.auth import hash_password
 from bot.handoff.store import HandoffStore
@@ -17,7 +18,7 @@ from bot.store.db import Database
 from bot.texts import text as localized
 from tests.chat_client import ChatClient
 from tests.console_helpers import PASSWORD
-from tests.helpers import CHROMIUM_ARGS, Gateway, Servers
+from tests.helpers import Gateway, Servers
 from tests.responses import response_text
 from tests.test_handoff_flow import handoff_gateway
 
@@ -30,18 +31,11 @@ LOG = "#espoo-chat-log"
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
 def console_gateway(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     with handoff_gateway(servers, tmp_path_factory.mktemp("console-browser")) as gateway:
         store = HandoffStore(Database(gateway.database_url))
         store.add_adviser("layla", "Layla", hash_password(PASSWORD), "adviser", ["ar", "en"], "en")
+        store.add_adviser("ada", "Ada", hash_password(PASSWORD), "admin", ["en"], "en")
         yield gateway
 
 
@@ -51,11 +45,11 @@ def new_page(browser: Browser, locale: str) -> Page:
     return context.new_page()
 
 
-def sign_in_with_keyboard(page: Page, gateway: Gateway) -> None:
+def sign_in_with_keyboard(page: Page, gateway: Gateway, username: str = "layla") -> None:
     page.goto(gateway.url + "/console/")
     expect(page.locator("#username")).to_be_visible()  # redirected to the sign-in page
     page.locator("#username").focus()
-    page.keyboard.type("layla")
+    page.keyboard.type(username)
     page.keyboard.press("Tab")
     expect(page.locator("#password")).to_be_focused()
     page.keyboard.type(PASSWORD)
@@ -159,3 +153,44 @@ def test_the_console_is_served_only_from_its_own_origin(browser: Browser, consol
     expect(page.locator("#queue")).to_be_visible()
     assert all(url.startswith(console_gateway.url) for url in requests), requests
     assert violations == []
+
+
+def test_an_admin_takes_over_another_advisers_chat_and_changes_their_password(browser: Browser,
+                                                                             console_gateway: Gateway) -> None:
+    layla = new_page(browser, "en-GB")
+    sign_in_with_keyboard(layla, console_gateway)  # online: the user is queued
+    user = ChatClient(console_gateway.url)
+    try:
+        start = user.send("I want to talk to a person", language="en")
+        user.wait_for_text(response_text("utter_handoff_queued", "en", queue_position="1")[:12], after=start)
+        item = layla.locator("#queue li.queue-item[data-language='en']").first
+        item.locator("button.open").click()
+        layla.locator("#claim").click()
+        expect(layla.locator("#reply")).to_be_focused()
+
+        ada = new_page(browser, "en-GB")
+        sign_in_with_keyboard(ada, console_gateway, "ada")
+        others = ada.locator("#others li.queue-item")
+        expect(others).to_have_count(1)
+        others.first.locator("button.open").focus()
+        ada.keyboard.press("Enter")
+        take_over = ada.locator("#take-over")
+        expect(take_over).to_have_accessible_name("Take over this chat")
+        expect(ada.locator("#requeue")).to_have_accessible_name("Put back in the queue")
+        mark = len(user.events)
+        take_over.focus()
+        ada.keyboard.press("Enter")
+        user.wait_for_text(response_text("utter_adviser_transferred", "en", adviser_name="Ada")[:25], after=mark)
+        expect(ada.locator("#status-message")).to_have_text("You took over the chat.")
+        expect(ada.locator("#reply")).to_be_visible()  # now hers: the usual actions
+        expect(ada.locator("#transcript")).to_contain_text("Ada took over the chat")
+        expect(ada.locator("#mine li.queue-item")).to_have_count(1)
+
+        ada.locator("details.password summary").click()
+        ada.locator("#current-password").fill(PASSWORD)
+        ada.locator("#new-password").fill("an even longer passphrase")
+        ada.locator("#save-password").click()
+        expect(ada.locator("#status-message")).to_have_text(
+            "Your password has been changed. Your other sessions have ended.")
+    finally:
+        user.close()

@@ -60,6 +60,54 @@ def test_only_the_gateway_publishes_a_port(services: dict) -> None:
     assert all(str(port).endswith(":8000") for port in services["gateway"]["ports"])
 
 
+def test_internal_services_are_only_on_an_internal_network(compose: dict, services: dict) -> None:
+    networks = compose.get("networks") or {}
+    internal = {name for name, network in networks.items() if (network or {}).get("internal") is True}
+    assert internal, "no network with internal: true"
+    for name in ["actions", "postgres", "redis", *rasa_services(services)]:
+        joined = set(services[name].get("networks") or ["default"])
+        assert joined and joined <= internal, f"{name} is on {sorted(joined - internal)}, reachable from outside"
+        assert not services[name].get("ports"), name
+    gateway = set(services["gateway"]["networks"])
+    assert gateway & internal, "the gateway must reach the internal services"
+    assert gateway - internal, "the gateway's published port needs a network that is not internal"
+
+
+def test_rasa_requires_the_token_and_the_gateway_sends_the_same(services: dict) -> None:
+    required = "${RASA_TOKEN:?"
+    for name in rasa_services(services):
+        assert str(services[name]["environment"]["RASA_TOKEN"]).startswith(required), name
+        assert services[name]["command"][-1] == "rasa" and "scripts.serve" in services[name]["command"]
+    assert str(services["gateway"]["environment"]["RASA_TOKEN"]).startswith(required)
+    assert "scripts.serve" in services["actions"]["command"] and services["actions"]["command"][-1] == "actions"
+    # The credentials ask for the token on the REST webhook too.
+    credentials = yaml.safe_load((PROJECT_ROOT / "config" / "credentials.yml").read_text(encoding="utf-8"))
+    assert list(credentials) == ["bot.rasa_channel.TokenRestInput"]
+
+
+def test_the_gateway_purges_the_tracker_store_the_rasa_services_use(services: dict) -> None:
+    url = services["gateway"]["environment"]["TRACKER_STORE_URL"]
+    for name in rasa_services(services):
+        database = services[name]["environment"]["DB_NAME"]
+        assert url.startswith("postgresql://") and url.endswith(f"@postgres:5432/{database}"), (url, database)
+
+
+def test_make_run_starts_the_internal_services_through_serve() -> None:
+    """scripts/serve.py binds them to 127.0.0.1 and gives Rasa its token
+    (tests/security/test_internal_surfaces.py checks the running processes)."""
+    lines = dict(line.split(":", 1) for line in (PROJECT_ROOT / "Procfile").read_text().splitlines() if line.strip())
+    assert lines["rasa"].split()[-3:] == ["-m", "scripts.serve", "rasa"]
+    assert lines["actions"].split()[-3:] == ["-m", "scripts.serve", "actions"]
+    assert "0.0.0.0" not in (PROJECT_ROOT / "Procfile").read_text()
+
+
+def test_every_service_keeps_bounded_logs(services: dict) -> None:
+    """Docker's default json-file logs grow until the container is removed."""
+    for name, service in services.items():
+        options = (service.get("logging") or {}).get("options") or {}
+        assert options.get("max-size") and options.get("max-file"), f"{name} keeps its logs without a bound"
+
+
 def test_every_service_has_a_health_check(services: dict) -> None:
     for name, service in services.items():
         assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
@@ -97,7 +145,7 @@ def test_env_example_names_every_variable_the_code_reads() -> None:
 def test_no_secret_in_versioned_files(services: dict) -> None:
     example = example_variables()
     for secret in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "TELEGRAM_TOKEN", "TELEGRAM_WEBHOOK_SECRET",
-                   "PSEUDONYM_SECRET"):
+                   "PSEUDONYM_SECRET", "RASA_TOKEN", "OPS_TOKEN"):
         assert example[secret] == "", f"{secret} must be empty in .env.example"
     for name, service in services.items():
         for key, value in (service.get("environment") or {}).items():

@@ -1,7 +1,8 @@
 """Human handoff end to end through the gateway, the real assistant and the
 console API: the queue, claims, messages both ways, transfer, closing back to
-the assistant, the user ending the chat, the waiting timeout, outside hours
-with the contact request, and a gateway restart in the middle of a handoff."""
+the assistant, the user ending the chat, the waiting timeout, the adviser
+inactivity timeout, outside hours with the contact request, and a gateway
+restart in the middle of a handoff."""
 
 from __future__ import annotations
 
@@ -25,13 +26,14 @@ from bot.store.models import ContactRequest, Conversation, Handoff, Message
 from tests.chat_client import ChatClient
 from tests.console_helpers import PASSWORD, sign_in
 from tests.helpers import Gateway, Servers, running_gateway
-from tests.responses import response_text
+from tests.responses import response, response_text
 
 pytestmark = pytest.mark.servers
 ALWAYS = [["00:00", "24:00"]]
 
 
-def handoff_config(path: Path, *, closed_today: bool = False, timeout_minutes: float = 20) -> Path:
+def handoff_config(path: Path, *, closed_today: bool = False, timeout_minutes: float = 20,
+                   inactivity_minutes: float = 10) -> Path:
     today = datetime.now(ZoneInfo("Europe/Helsinki")).date()
     raw = {
         "time_zone": "Europe/Helsinki",
@@ -41,6 +43,7 @@ def handoff_config(path: Path, *, closed_today: bool = False, timeout_minutes: f
         "exceptions": {str(today): [], str(today + timedelta(days=1)): []} if closed_today else {},
         "average_chat_minutes": 8,
         "waiting_timeout_minutes": timeout_minutes,
+        "adviser_inactivity_minutes": inactivity_minutes,
         "adviser_online_seconds": 90,
         "contact_request_days": 30,
         "sweep_seconds": 0.5,
@@ -216,6 +219,77 @@ def test_a_user_who_waits_too_long_is_offered_a_contact_request(servers: Servers
             user.close()
 
 
+def wait_for_status(gateway: Gateway, session_id: str, status: str, timeout: float = 30) -> bool:
+    """Whether the conversation's latest handoff reaches `status` within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if handoff_of(gateway, session_id).status == status:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@contextmanager
+def console_open(adviser: Adviser) -> Iterator[None]:
+    """The adviser's console stays open: it polls the queue, as console.js does."""
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(0.5):
+            adviser.queue()
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_a_user_whose_adviser_stops_answering_is_offered_a_contact_request(servers: Servers,
+                                                                           tmp_path: Path) -> None:
+    """adviser_inactivity_minutes = 0.05 (3 s): a user whose message the adviser leaves
+    unanswered, or whose adviser closed the console, is told so and offered a contact request."""
+    with handoff_gateway(servers, tmp_path / "inactive", inactivity_minutes=0.05) as gateway:
+        adviser = Adviser(gateway, "silent", "Sini", ["fi"])
+        waiting_user, left_user = ChatClient(gateway.url), ChatClient(gateway.url)
+        try:
+            with console_open(adviser):
+                start = waiting_user.send("haluan puhua ihmisen kanssa")
+                waiting_user.wait_for_text(response_text("utter_handoff_queued", "fi", queue_position="1")[:15],
+                                           after=start)
+                handoff_id = handoff_of(gateway, waiting_user.session_id).id
+                assert adviser.post(f"handoffs/{handoff_id}/claim").status_code == 200
+                assert adviser.post(f"handoffs/{handoff_id}/messages", {"text": "Hetki, tarkistan."}).status_code \
+                    == 200
+                time.sleep(4)  # longer than the timeout, but nobody is waiting for the adviser
+                assert handoff_of(gateway, waiting_user.session_id).status == "with_adviser"
+                start = waiting_user.send("Oletko vielä siellä?")
+                assert wait_for_status(gateway, waiting_user.session_id, "adviser_timeout")
+                offer = waiting_user.wait_for_text(response_text("utter_adviser_timeout", "fi")[:25], after=start)
+                assert [q["payload"] for q in offer["quick_replies"]] == ["/contact_request", "/contact_decline"]
+                assert conversation_of(gateway, waiting_user.session_id).state == "contact_offer"
+                assert adviser.post(f"handoffs/{handoff_id}/messages", {"text": "Olen!"}).status_code == 403
+                events = [m["event"] for m in adviser.transcript(handoff_id)["messages"] if m["event"]]
+                assert events[-1] == "adviser_timeout"
+                start = waiting_user.send("/contact_request")
+                waiting_user.wait_for_text(response_text("utter_contact_ask", "fi")[:25], after=start)
+
+            # The console is closed (no more polling): the next user is not left waiting either.
+            start = left_user.send("I want to talk to a person", language="en")
+            left_user.wait_for_text(response_text("utter_handoff_queued", "en", queue_position="1")[:15],
+                                    after=start)
+            handoff_id = handoff_of(gateway, left_user.session_id).id
+            mark = len(left_user.events)
+            assert adviser.post(f"handoffs/{handoff_id}/claim").status_code == 200
+            assert wait_for_status(gateway, left_user.session_id, "adviser_timeout")
+            left_user.wait_for_text(response_text("utter_adviser_timeout", "en")[:25], after=mark)
+        finally:
+            waiting_user.close()
+            left_user.close()
+
+
 def test_outside_hours_the_user_can_leave_a_valid_contact_request(servers: Servers, tmp_path: Path) -> None:
     with handoff_gateway(servers, tmp_path / "closed", closed_today=True) as gateway:
         adviser = Adviser(gateway, "evening", "Eva", ["en"])
@@ -311,5 +385,36 @@ def test_a_gateway_restart_during_a_handoff_loses_nothing(servers: Servers, tmp_
                 statuses = session.execute(select(Message.status).where(
                     Message.text == "Kiitos, minulla on kysymys karenssista")).scalars().all()
             assert statuses == ["to_adviser"]
+        finally:
+            user.close()
+
+
+def test_the_user_hears_one_consistent_answer_when_asking_for_a_person(servers: Servers, tmp_path: Path) -> None:
+    """The assistant only asks; the gateway decides and the user hears only the outcome: never
+    "I will connect you" followed by "advisers are busy" or "not in the chat right now"."""
+    with handoff_gateway(servers, tmp_path / "nobody") as gateway:
+        user = ChatClient(gateway.url)
+        try:
+            replies = user.say("I want to talk to a person", language="en")
+            texts = [r["text"] for r in replies if r.get("text")]
+            assert texts == [response("utter_no_adviser", "en")["text"]], texts
+        finally:
+            user.close()
+    with handoff_gateway(servers, tmp_path / "closed", closed_today=True) as gateway:
+        user = ChatClient(gateway.url)
+        try:
+            replies = user.say("haluan puhua ihmisen kanssa")
+            texts = [r["text"] for r in replies if r.get("text")]
+            assert len(texts) == 1 and texts[0].startswith(response_text("utter_outside_hours", "fi")[:25]), texts
+        finally:
+            user.close()
+    with handoff_gateway(servers, tmp_path / "open") as gateway:
+        Adviser(gateway, "present", "Pia", ["fi"])
+        user = ChatClient(gateway.url)
+        try:
+            replies = user.say("haluan puhua ihmisen kanssa")
+            texts = [r["text"] for r in replies if r.get("text")]
+            assert texts == [response("utter_handoff_queued", "fi")["text"].format(queue_position="1",
+                                                                                     wait_minutes="8")], texts
         finally:
             user.close()

@@ -65,6 +65,20 @@ def test_cluster_texts_edge_cases() -> None:
     assert normalise("Soita [phone] HETI, Työttömyys") == "soita heti, tyottomyys"
 
 
+def test_texts_beyond_the_exact_limit_join_the_nearest_cluster() -> None:
+    """Bounded memory: average linkage over the first `exact_limit` texts only (here two of
+    each topic); every later text joins the nearest of their clusters, noise stays alone."""
+    head = [DOG[0], DOG[1], HOUSING[0], HOUSING[1], PARKING[0], PARKING[1]]
+    texts = head + DOG[2:] + HOUSING[2:] + PARKING[2:] + NOISE_FI
+    groups = cluster_texts(texts, exact_limit=len(head))
+    assert sorted(i for g in groups for i in g) == list(range(len(texts)))
+    as_texts = [{texts[i] for i in g} for g in groups]
+    assert as_texts[:3] == [set(DOG), set(HOUSING), set(PARKING)]
+    assert all(len(g) == 1 for g in as_texts[3:])
+    # A tail that matches nothing stays alone; a head of one text is a cluster of one.
+    assert cluster_texts(["kerro vitsi", "mikä on sää huomenna"], exact_limit=1) == [[0], [1]]
+
+
 def test_discover_topics_per_language(database: Database) -> None:
     clusters = discover_topics(database, T0 - timedelta(days=1), T0 + timedelta(days=1))
     assert sorted(clusters) == ["ar", "fi", "sv", "zh"]

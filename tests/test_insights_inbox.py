@@ -106,6 +106,25 @@ def test_listing_and_labelling(database: Database, inbox: Inbox) -> None:
     assert inbox.counts()["fi"] == {"new": 4, "labelled": 1, "new_topic": 1}
 
 
+def test_only_what_needs_a_decision_is_in_the_inbox(database: Database, inbox: Inbox) -> None:
+    """An understood request for a person ("I want to talk to a person") is counted in the
+    handoff figures, not put in the inbox; a request the assistant did not understand is
+    there through its turn reason."""
+    log = InsightsLog(database, "inbox-secret", fallback_threshold=0.2)
+    understood = log.record("c1", channel="webchat", reason="handoff_request", trigger="user_request", language="fi",
+                            text="haluan puhua ihmisen kanssa", intents=[{"name": "request_human", "confidence": 0.97}],
+                            at=T0)
+    log.record("c1", channel="webchat", reason="contact_request", language="fi", at=T0)
+    unclear = log.record("c2", channel="webchat", reason="nlu_fallback", language="fi", text="ihmistä jonnekin",
+                         at=T0 + timedelta(minutes=1))
+    log.record("c2", channel="webchat", reason="handoff_request", trigger="fallback_offer", language="fi",
+               text="ihmistä jonnekin", at=T0 + timedelta(minutes=1))
+    assert [i.id for i in inbox.items(status=None)] == [unclear]
+    assert inbox.items(reason="handoff_request") == []
+    assert inbox.counts() == {"fi": {"new": 1}}
+    assert inbox.get(understood).reason == "handoff_request"  # still logged, for the report
+
+
 def test_suggestion_prefers_the_advisers_topic(database: Database, inbox: Inbox) -> None:
     log = InsightsLog(database, "inbox-secret", fallback_threshold=0.2)
     first = log.record("c", channel="webchat", reason="ambiguous", language="fi", text="tuki ja haku",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import io
 import os
 import re
 import subprocess
@@ -13,9 +14,11 @@ import sys
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from PIL import Image
 
+from bot.insights.labels import ReportLabels
 from bot.insights.log import InsightsLog
-from bot.insights.render import write_report
+from bot.insights.render import chart_feedback, chart_reasons, chart_understood, chart_unsupported, write_report
 from bot.insights.report import build_report, iso_week, period_bounds
 from bot.paths import PROJECT_ROOT
 from bot.store.db import Database
@@ -228,3 +231,62 @@ def test_report_command(database: Database, database_url: str, tmp_path) -> None
     with (out / "understanding.csv").open(encoding="utf-8") as file:
         rows = {row["language"]: row for row in csv.DictReader(file)}
     assert rows["fi"]["understood_share"] == "0.25"
+
+
+def run_report(database_url: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "report", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+
+
+def test_report_command_defaults_to_the_last_30_days_with_today(migrated_database: Database, database_url: str,
+                                                              tmp_path) -> None:
+    now = datetime.now(timezone.utc)
+    with migrated_database.session() as session:
+        add_conversation(session, "e" * 32, "webchat", "fi", [(now - timedelta(days=40), "liian vanha"),
+                                                              (now - timedelta(days=20), "kolme viikkoa sitten"),
+                                                              (now, "tänään")])
+    result = run_report(database_url, "--out", str(tmp_path / "default"), "--no-clusters")
+    assert result.returncode == 0, result.stderr[-2000:]
+    with (tmp_path / "default" / "volumes.csv").open(encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    assert sum(int(row["messages"]) for row in rows) == 2
+    assert iso_week(now) in {row["week"] for row in rows}
+    usage = run_report(database_url, "--help").stdout
+    assert "default: today" in usage and "30 days" in usage and "(default fi)" in usage
+
+
+def description(png: str) -> str:
+    """What the chart names (its PNG Description text)."""
+    return Image.open(io.BytesIO(base64.b64decode(png))).text["Description"]
+
+
+def test_charts_use_names_in_the_readers_language(database: Database) -> None:
+    report = build_report(database, SINCE, UNTIL, clusters=False)
+    finnish, english = ReportLabels("fi"), ReportLabels("en")
+    # Most questions first (en and fi 4 each, then sv 2).
+    assert description(chart_understood(report, finnish)).split("; ") == ["englanti", "suomi", "ruotsi"]
+    assert description(chart_understood(report, english)).split("; ") == ["English", "Finnish", "Swedish"]
+    assert description(chart_unsupported(report, finnish)).split("; ") == ["saksa", "turkki"]
+    assert "Ei ymmärretty" in description(chart_reasons(report, finnish)).split("; ")
+    assert "Not understood" in description(chart_reasons(report, english)).split("; ")
+    assert "Työttömyysetuuden hakeminen" in description(chart_feedback(report, finnish))
+    assert "nlu_fallback" not in description(chart_reasons(report, finnish))
+
+
+def test_report_command_names_languages_and_topics_in_the_chosen_language(database: Database, database_url: str,
+                                                                          tmp_path) -> None:
+    for language, expected, raw in (("fi", ["suomi", "Työttömyysetuuden hakeminen", "Ei ymmärretty", "Verkkochat"],
+                                     ">fi<"),
+                                    ("en", ["Finnish", "Apply for unemployment benefit", "Not understood", "Web chat"],
+                                     ">benefit_apply<")):
+        out = tmp_path / language
+        result = run_report(database_url, "--since", "2026-01-05", "--until", "2026-01-18", "--out", str(out),
+                            "--no-clusters", "--language", language)
+        assert result.returncode == 0, result.stderr[-2000:]
+        page = (out / "report.html").read_text(encoding="utf-8")
+        for text in expected:
+            assert f">{text}<" in page, (language, text)
+        assert raw not in page
+    assert "invalid choice" in run_report(database_url, "--out", str(tmp_path), "--language", "sv").stderr

@@ -20,6 +20,7 @@ from bot.privacy.masking import (
     PERSONAL_ID,
     PHONE,
     TOKENS,
+    UNICODE_HYPHENS,
     hetu_control,
     is_valid_hetu,
     is_valid_iban,
@@ -212,6 +213,46 @@ def test_text_without_personal_data_is_unchanged(text: str) -> None:
     assert mask(text) == text
 
 
+@st.composite
+def hetus_with_unicode_hyphens(draw) -> str:
+    """A valid identity code of someone born in the 1900s ("-") written with another hyphen."""
+    born = draw(st.dates(min_value=date(1900, 1, 1), max_value=date(1999, 12, 31)))
+    digits = f"{born:%d%m}{born.year % 100:02d}{draw(st.integers(min_value=2, max_value=999)):03d}"
+    return f"{digits[:6]}{draw(st.sampled_from(UNICODE_HYPHENS))}{digits[6:]}{hetu_control(digits)}"
+
+
+@PROPERTY_SETTINGS
+@given(st.data(), hetus_with_unicode_hyphens())
+def test_identity_codes_with_unicode_hyphens_are_masked(data, code: str) -> None:
+    before, after = data.draw(fillers) + data.draw(separators), data.draw(separators) + data.draw(fillers)
+    assert is_valid_hetu(code)
+    assert mask(before + code + after) == before + PERSONAL_ID + after
+
+
+# Domains: not an article or pronoun ("at the dot com bubble" is no address).
+DOMAIN_WORDS = {"the", "a", "an", "this", "that", "these", "those", "my", "your", "his", "her", "its", "our",
+                "their", "some", "any", "no", "one", "home", "work", "at", "dot", "piste", "punkt"}
+local_parts = st.from_regex(r"[a-z][a-z0-9_]{1,11}(?:\.[a-z][a-z0-9]{1,11})?", fullmatch=True)
+domain_labels = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True).filter(
+    lambda label: label not in DOMAIN_WORDS)
+SPELLED = [
+    "{local} @ {domain}.{tld}", "{local} @{domain} . {tld}", "{local}@ {domain} .{tld}", "{local} ＠ {domain}.{tld}",
+    "{local} at {domain} dot {tld}", "{local} AT {domain} DOT {tld}", "{local} ät {domain} piste {tld}",
+    "{local} snabel-a {domain} punkt {tld}", "{local}(at){domain}(dot){tld}", "{local} [at] {domain} [dot] {tld}",
+    "{local} at {domain} dot {domain} dot {tld}",
+]
+
+
+@PROPERTY_SETTINGS
+@given(st.data(), local_parts, domain_labels, st.sampled_from(["com", "fi", "se", "net", "org", "ru", "ee"]),
+       st.sampled_from(SPELLED))
+def test_email_addresses_with_spaces_or_in_words_are_masked(data, local: str, domain: str, tld: str,
+                                                            style: str) -> None:
+    written = style.format(local=local, domain=domain, tld=tld)
+    before, after = data.draw(fillers) + data.draw(separators), data.draw(separators) + data.draw(fillers)
+    assert mask(before + written + after) == before + EMAIL + after
+
+
 # --- examples -------------------------------------------------------------------------------------
 
 
@@ -227,6 +268,15 @@ def test_text_without_personal_data_is_unchanged(text: str) -> None:
         ("syntynyt 311299+999E", f"syntynyt {PERSONAL_ID}"),
         # a mistyped control character still names the person
         ("131052-308S", PERSONAL_ID),
+        # hyphens, dashes and minus signs that look like "-"
+        ("hetu 131052\u2010308T kiitos", f"hetu {PERSONAL_ID} kiitos"),
+        ("131052\u2011308T", PERSONAL_ID),
+        ("131052\u2012308T", PERSONAL_ID),
+        ("131052\u2013308T", PERSONAL_ID),
+        ("131052\u2014308T", PERSONAL_ID),
+        ("131052\u2212308T", PERSONAL_ID),
+        ("131052\ufe63308T", PERSONAL_ID),
+        ("131052\uff0d308T", PERSONAL_ID),
         # phone numbers
         ("soita 040 123 4567", f"soita {PHONE}"),
         ("numeroni on 0401234567.", f"numeroni on {PHONE}."),
@@ -245,6 +295,20 @@ def test_text_without_personal_data_is_unchanged(text: str) -> None:
         ("matti.meikalainen@example.fi.", f"{EMAIL}."),
         ("etunimi.sukunimi(at)espoo.fi", EMAIL),
         ("mail: Анна_Петрова@почта.рф", f"mail: {EMAIL}"),
+        # ... with spaces, or the signs in words
+        ("matti @ gmail.com", EMAIL),
+        ("kirjoita: matti @gmail . com kiitos", f"kirjoita: {EMAIL} kiitos"),
+        ("matti at gmail dot com", EMAIL),
+        ("Matti.Virtanen AT Gmail DOT Com, thanks", f"{EMAIL}, thanks"),
+        ("matti dot virtanen at gmail dot co dot uk", EMAIL),
+        ("anna at the-firm dot com", EMAIL),
+        ("sähköposti matti ät gmail piste com", f"sähköposti {EMAIL}"),
+        ("matti ät gmail.com", EMAIL),
+        ("min e-post är matti snabel-a gmail punkt com", f"min e-post är {EMAIL}"),
+        ("matti(at)gmail(dot)com", EMAIL),
+        ("matti [at] gmail [dot] fi", EMAIL),
+        ("matti@example.fi. Seuraava lause", f"{EMAIL}. Seuraava lause"),
+        ("soita 040\u2013123 4567", f"soita {PHONE}"),
         # IBANs
         ("tilille FI21 1234 5600 0007 85 kiitos", f"tilille {IBAN} kiitos"),
         ("fi2112345600000785", IBAN),
@@ -295,6 +359,27 @@ def test_each_kind_is_masked(text: str, expected: str) -> None:
     ],
 )
 def test_ordinary_numbers_are_not_masked(text: str) -> None:
+    assert mask(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I was at the dot com company in 2000",
+        "Look at this dot on the map",
+        "He is at home. Dot was there too",
+        "at the end of the day dot dot dot",
+        "I will be at work, dot the i's",
+        "Register at tyomarkkinatori.fi please",
+        "tapaaminen on 9\u201316, olin töissä 1990\u20132000",
+        "sain 3 pistettä, piste com",
+        "olen kotona. Piste.",
+        "Jag är på jobbet, punkt slut",
+        "ät maten punkt",
+        "meet me at 5 at the station",
+    ],
+)
+def test_ordinary_sentences_with_at_and_dot_are_not_masked(text: str) -> None:
     assert mask(text) == text
 
 

@@ -4,6 +4,7 @@ with personal data masked, and the migration at start-up being optional."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -19,6 +20,8 @@ from starlette.testclient import TestClient
 
 from bot import logging_setup, metrics
 from bot.app import create_app
+from bot.health import CachedChecks
+from bot.ops_access import OpsAccess
 from bot.settings import Settings
 from bot.store.db import Database, make_engine, migrate
 from bot.store.models import Handoff
@@ -49,6 +52,10 @@ def up_server() -> Iterator[str]:
     server.server_close()
 
 
+# /readyz details and /metrics are for the internal network (bot/ops_access.py).
+INTERNAL_CLIENT = ("127.0.0.1", 50000)
+
+
 def settings_for(tmp_path: Path, rasa_urls: list[str], actions_url: str, **changes: object) -> Settings:
     values = {"database_url": f"sqlite:///{tmp_path / 'gateway.db'}", **changes}
     return Settings(rasa_url=rasa_urls[0], rasa_urls=tuple(rasa_urls), actions_url=actions_url, **values)
@@ -56,7 +63,7 @@ def settings_for(tmp_path: Path, rasa_urls: list[str], actions_url: str, **chang
 
 def test_readyz_is_200_when_everything_answers(tmp_path: Path, up_server: str) -> None:
     settings = settings_for(tmp_path, [up_server, up_server + "/"], up_server)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), client=INTERNAL_CLIENT) as client:
         response = client.get("/readyz")
     assert response.status_code == 200, response.text
     body = response.json()
@@ -68,7 +75,7 @@ def test_readyz_is_200_when_everything_answers(tmp_path: Path, up_server: str) -
 def test_readyz_is_503_and_names_what_is_down(tmp_path: Path, up_server: str) -> None:
     down = f"http://127.0.0.1:{free_port()}"
     settings = settings_for(tmp_path, [up_server, down], down)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), client=INTERNAL_CLIENT) as client:
         assert client.get("/healthz").status_code == 200  # alive all the same
         response = client.get("/readyz")
     assert response.status_code == 503
@@ -81,7 +88,7 @@ def test_readyz_is_503_and_names_what_is_down(tmp_path: Path, up_server: str) ->
 def test_readyz_fails_when_the_database_is_gone(tmp_path: Path, up_server: str) -> None:
     settings = settings_for(tmp_path, [up_server], up_server,
                             database_url="postgresql://nobody@127.0.0.1:1/none", migrate_on_start=False)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), client=INTERNAL_CLIENT) as client:
         response = client.get("/readyz")
     assert response.status_code == 503
     assert not response.json()["checks"]["database"]["ok"]
@@ -102,14 +109,15 @@ def test_metrics_count_turns_fallbacks_and_the_handoff_queue(tmp_path: Path, up_
     settings = settings_for(tmp_path, [up_server], up_server)
     app = create_app(settings)
     store = ConversationStore(Database(settings.database_url))
-    conversation = store.get_or_create("webchat", "queue-test")
     now = datetime.now(timezone.utc)
+    # One conversation per handoff: a conversation has at most one open handoff (the schema says so).
+    waits = [(4.5, "sv", "waiting"), (0.5, "sv", "waiting"), (1.5, "ar", "waiting"), (30, "fi", "closed")]
+    conversations = [store.get_or_create("webchat", f"queue-test-{n}") for n in range(len(waits))]
     with store.db.session() as session:
-        for minutes, language, status in [(4.5, "sv", "waiting"), (0.5, "sv", "waiting"), (1.5, "ar", "waiting"),
-                                          (30, "fi", "closed")]:
+        for conversation, (minutes, language, status) in zip(conversations, waits, strict=True):
             session.add(Handoff(conversation_id=conversation.id, status=status, reason="button", language=language,
                                 channel="webchat", requested_at=now - timedelta(minutes=minutes)))
-    with TestClient(app) as client:
+    with TestClient(app, client=INTERNAL_CLIENT) as client:
         before = client.get("/metrics").text
         metrics.observe_turn("webchat", "sv", 0.3)
         metrics.observe_turn("webchat", "sv", 0.7, fallback=True)
@@ -196,3 +204,54 @@ def test_the_gateway_logs_json_lines_when_asked(tmp_path: Path, up_server: str) 
     entries = [json.loads(line) for line in lines]  # every line is one JSON object
     assert any(e["logger"] == "uvicorn.access" and "/readyz" in e["message"] for e in entries), lines
     assert any(e["logger"] == "uvicorn.error" and "startup complete" in e["message"] for e in entries), lines
+
+
+def test_ops_access_networks_and_token() -> None:
+    access = OpsAccess("127.0.0.0/8, ::1, 10.1.0.0/16", token="s3cret")
+    inside = [("127.0.0.1", {}), ("127.9.9.9", {}), ("::1", {}), ("::ffff:10.1.2.3", {}), ("10.1.255.1", {}),
+              ("203.0.113.9", {"authorization": "Bearer s3cret"}), ("unknown", {"authorization": "bearer s3cret"})]
+    outside = [("203.0.113.9", {}), ("10.2.0.1", {}), ("testclient", {}), ("unknown", {}),
+               ("192.168.1.1", {"authorization": "Bearer wrong"}), ("192.168.1.1", {"authorization": "s3cret"}),
+               ("192.168.1.1", {"authorization": "Basic s3cret"})]
+    for address, headers in inside:
+        assert access.allows({"client": (address, 1)}, headers), (address, headers)
+    for address, headers in outside:
+        assert not access.allows({"client": (address, 1)}, headers), (address, headers)
+    assert not OpsAccess("127.0.0.0/8").allows({"client": ("8.8.8.8", 1)}, {"authorization": "Bearer "})
+    with pytest.raises(ValueError):
+        OpsAccess("127.0.0.0/8, not-a-network")
+
+
+def test_cached_checks_make_one_round_per_period_and_share_the_round_in_progress() -> None:
+    clock = [100.0]
+    rounds: list[float] = []
+
+    async def run() -> tuple[bool, dict]:
+        rounds.append(clock[0])
+        await asyncio.sleep(0.05)
+        return True, {"round": len(rounds)}
+
+    checks = CachedChecks(run, seconds=5, clock=lambda: clock[0])
+
+    async def flood() -> list:
+        return await asyncio.gather(*(checks.get() for _ in range(50)))
+
+    assert {result[1]["round"] for result in asyncio.run(flood())} == {1}
+    clock[0] += 4.9
+    assert asyncio.run(checks.get())[1]["round"] == 1
+    clock[0] += 0.2
+    assert asyncio.run(checks.get())[1]["round"] == 2
+    assert rounds == pytest.approx([100.0, 105.1])
+    # 0 seconds: every call checks.
+    uncached = CachedChecks(run, seconds=0, clock=lambda: clock[0])
+    asyncio.run(uncached.get())
+    asyncio.run(uncached.get())
+    assert len(rounds) == 4
+
+
+def test_readyz_gives_outsiders_the_status_only(tmp_path: Path, up_server: str) -> None:
+    settings = settings_for(tmp_path, [up_server], up_server)
+    with TestClient(create_app(settings), client=("198.51.100.7", 50000)) as client:
+        response = client.get("/readyz")
+        assert response.status_code == 200 and response.json() == {"status": "ok"}
+        assert client.get("/metrics").status_code == 403

@@ -21,9 +21,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 
-from tests.helpers import CHROMIUM_ARGS, Gateway
+from tests.helpers import Gateway
 
 pytestmark = pytest.mark.browser
 
@@ -49,14 +49,6 @@ PAGE = """<!doctype html>
 </body>
 </html>
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 def test_vendored_bundle_is_the_published_one() -> None:

@@ -15,10 +15,12 @@ import asyncio
 import os
 import subprocess
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -28,9 +30,11 @@ from rasa.shared.core.domain import Domain
 from sqlalchemy import create_engine, select, text
 
 from bot import metrics
+from bot.insights.tracker_retention import purge_tracker_store
 from bot.paths import PROJECT_ROOT
 from bot.rasa_client import AssistantUnavailable, RasaClient, rendezvous_order
 from bot.rasa_lock_store import AtomicRedisLockStore
+from bot.rasa_token import resolve_rasa_token
 from bot.settings import load_settings
 from bot.store.db import Database
 from bot.store.models import Conversation
@@ -245,11 +249,13 @@ def two_rasa(
             command = rasa_command(port, str(trained_model))
             command[command.index("--endpoints") + 1] = str(PRODUCTION_ENDPOINTS)
             instances.append(stack.enter_context(process(command, env, logs / f"rasa-{name}.log")))
+        token = resolve_rasa_token()
         wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions)
         for instance, port in zip(instances, ports, strict=True):
-            wait_until_up(f"http://127.0.0.1:{port}/status", instance, timeout=300)
+            wait_until_up(f"http://127.0.0.1:{port}/status?token={token}", instance, timeout=300)
         actions_url = f"http://127.0.0.1:{actions_port}"
-        yield tuple(Servers(f"http://127.0.0.1:{port}", actions_url, PRODUCTION_ENDPOINTS) for port in ports)
+        yield tuple(Servers(f"http://127.0.0.1:{port}", actions_url, PRODUCTION_ENDPOINTS, token=token)
+                    for port in ports)
 
 
 @pytest.fixture(scope="module")
@@ -395,7 +401,9 @@ def test_the_gateway_moves_a_conversation_when_its_instance_goes_away(
     a, b = two_rasa
     relays = [TcpRelay(urlparse(s.rasa_url).hostname, urlparse(s.rasa_url).port) for s in (a, b)]
     urls = [relay.url for relay in relays]
-    env = {"RASA_URLS": ",".join(urls), "ACTIONS_URL": a.actions_url, "RASA_TIMEOUT": "60"}
+    # READYZ_CACHE_SECONDS=0: the second /readyz must see the instance gone at once.
+    env = {"RASA_URLS": ",".join(urls), "ACTIONS_URL": a.actions_url, "RASA_TIMEOUT": "60",
+           "READYZ_CACHE_SECONDS": "0"}
     try:
         with running_gateway(urls[0], tmp_path, env) as gateway:
             assert httpx.get(gateway.url + "/readyz", timeout=10).status_code == 200
@@ -421,3 +429,34 @@ def test_the_gateway_moves_a_conversation_when_its_instance_goes_away(
     finally:
         for relay in relays:
             relay.close()
+
+
+@pytest.mark.servers
+def test_retention_purges_the_postgresql_tracker_store_rasa_writes(
+    two_rasa: tuple[Servers, Servers], shared_stores: dict[str, str]
+) -> None:
+    """config/retention.yml's period applied to the production tracker store: an idle
+    conversation's events (its text included) are gone, a recent one is kept and goes on."""
+    a, b = two_rasa
+    old, recent, marker = new_sender(), new_sender(), uuid.uuid4().hex
+    a.say(old, f"call me on 040 1234567, reference {marker}")
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + shared_stores["DB_NAME"]
+    engine = create_engine(url, future=True)
+
+    def scalar(query: str, **params: str) -> object:
+        with engine.connect() as connection:
+            return connection.execute(text(query), params).scalar()
+
+    last_old = scalar("SELECT max(timestamp) FROM events WHERE sender_id = :s", s=old)
+    time.sleep(0.5)
+    b.say(recent, "hej")
+    # 90 days after the old conversation's last event; the other tests' conversations are older still.
+    now = datetime.fromtimestamp(last_old + 0.2, timezone.utc) + timedelta(days=90)
+    deleted = purge_tracker_store(url, {"conversations": 90}, now)
+    assert deleted["tracker_conversations"] >= 1 and deleted["tracker_events"] > 0
+    assert scalar("SELECT count(*) FROM events WHERE sender_id = :s", s=old) == 0
+    assert scalar("SELECT count(*) FROM events WHERE data LIKE :m", m=f"%{marker}%") == 0
+    assert scalar("SELECT count(*) FROM events WHERE sender_id = :s", s=recent) > 0
+    engine.dispose()
+    assert not [e for e in a.tracker(old)["events"] if e["event"] == "user"]
+    assert b.say(recent, "tack")

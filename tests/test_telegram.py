@@ -28,6 +28,7 @@ from bot.channels.telegram import (
     split_text,
     utf16_length,
 )
+from bot.content.links import link_map
 from bot.language.catalog import load_catalog
 from bot.paths import PROJECT_ROOT
 from bot.router import Reply, Turn
@@ -162,6 +163,9 @@ class StubRouter:
     async def conversation(self, channel: str, external_id: str) -> StubConversation:
         return self.store.conversations.setdefault(external_id, StubConversation(external_id))
 
+    async def admit(self, channel: str, external_id: str, language: str) -> None:
+        return None  # no limits here: the real router's are tested in tests/security/
+
     async def handle(self, channel: str, external_id: str, raw_text: Any, **kwargs: Any) -> Turn:
         conversation = await self.conversation(channel, external_id)
         self.received.append((raw_text, kwargs))
@@ -240,6 +244,25 @@ def test_an_arabic_reply_is_aligned_right() -> None:
         fake.send_text(user, "مرحبا")
         message = fake.wait_for_message(user.chat_id, lambda m: "مرحبا" in (m.text or ""), timeout=30)
         assert message.text.startswith(RLM)
+
+    with FakeTelegram(TOKEN) as fake:
+        run_channel(fake, router, lambda: scenario(fake))
+
+
+def test_answer_links_are_sent_as_short_titles() -> None:
+    kela = "http://kela.fi/web/en/unemployment"
+    page = link_map()[kela]["en"]  # the link map's site and title of the page
+    text = f"Hae etuutta Kelasta (jos olet työtön) & kysy lisää: {kela} (englanniksi). Muu: https://example.org/x"
+    router = StubRouter([Reply(text=text, language="fi")])
+    user = new_user("fi")
+
+    def scenario(fake: FakeTelegram) -> None:
+        fake.send_text(user, "kela")
+        message = fake.wait_for_message(user.chat_id, lambda m: "Kelasta" in (m.text or ""), timeout=30)
+        call = next(c for c in fake.calls_of("sendMessage") if "Kelasta" in c.params.get("text", ""))
+        assert call.params["parse_mode"] == "HTML"
+        assert message.text == ("Hae etuutta Kelasta (jos olet työtön) &amp; kysy lisää: "
+                                f'<a href="{kela}">{page.site}: {page.title}</a> (englanniksi). Muu: https://example.org/x')
 
     with FakeTelegram(TOKEN) as fake:
         run_channel(fake, router, lambda: scenario(fake))
@@ -349,7 +372,8 @@ def test_human_command_gives_the_handoff_contact(telegram_gateway: Gateway, fake
     user = new_user("fi")
     since = fake.count(user.chat_id)
     fake.send_command(user, "/human")
-    fake.wait_for_text(user.chat_id, response_start("utter_handoff_requested", "fi"), since)
+    outcomes = [response_start(key, "fi") for key in ("utter_no_adviser", "utter_handoff_queued")]
+    fake.wait_for_message(user.chat_id, lambda m: (m.text or "").startswith(tuple(outcomes)), since=since)
     # Replies of one chat are sent in order: once /start is answered, /human's replies are all out.
     start_message(fake, user, "fi")
     texts = [m.text or "" for m in fake.messages(user.chat_id, since)]
@@ -389,6 +413,35 @@ def test_a_telegram_user_is_handed_to_an_adviser_and_back(telegram_gateway: Gate
     since = fake.count(user.chat_id)
     fake.send_text(user, "miten ilmoittaudun työttömäksi työnhakijaksi")
     fake.wait_for_text(user.chat_id, response_start("utter_register_as_jobseeker", "fi"), since)
+
+
+@pytest.mark.servers
+def test_every_message_of_a_handoff_carries_the_end_button(telegram_gateway: Gateway, fake: FakeTelegram) -> None:
+    """Waiting or with an adviser, the user can always leave with a button, however far the
+    queue message has scrolled: every message of the handoff has "End the chat" (or its own buttons)."""
+    adviser = Adviser(telegram_gateway, "hanna", "Hanna", ["fi"])
+    end = {"text": localized("fi", "widget.handoff_end"), "callback_data": payload_id("/stop")}
+    user = new_user("fi")
+    since = fake.count(user.chat_id)
+    fake.send_command(user, "/human")
+    fake.wait_for_text(user.chat_id, "jonossa numero", since)
+    handoff = handoff_of(telegram_gateway, str(user.chat_id))
+    fake.send_text(user, "Minulla on kysymys karenssista")
+    fake.wait_for(lambda: "Minulla on kysymys karenssista" in [
+        m["text"] for m in adviser.transcript(handoff.id)["messages"]], 30, "the question in the console")
+
+    assert adviser.post(f"handoffs/{handoff.id}/claim").status_code == 200
+    assert adviser.post(f"handoffs/{handoff.id}/messages", {"text": "Hei! Olen Hanna."}).status_code == 200
+    message = fake.wait_for_text(user.chat_id, "Hei! Olen Hanna.", since)
+    handoff_messages = fake.messages(user.chat_id, since)
+    assert all(m.buttons for m in handoff_messages), [(m.text, m.buttons) for m in handoff_messages]
+    assert message.buttons == [end]
+
+    since = fake.count(user.chat_id)
+    fake.press(user, message, end["callback_data"])
+    ended = fake.wait_for_text(user.chat_id, response_text("utter_handoff_user_ended", "fi")[:25], since)
+    assert handoff_of(telegram_gateway, str(user.chat_id)).status == "user_left"
+    assert not ended.buttons  # back with the assistant: no end button any more
 
 
 @pytest.mark.servers

@@ -19,7 +19,6 @@ UTTERED_BY_ACTIONS = {
     "utter_default",
     "utter_did_you_mean",
     "utter_offer_handoff",
-    "utter_handoff_requested",
     "utter_group_benefits",
     "utter_group_obligations",
     "utter_group_work_and_training",

@@ -20,6 +20,9 @@ Every text goes through the Router like the web chat's. What is Telegram's own:
 * The user's `language_code` is the channel's language hint. Voice, photos,
   stickers, locations and other non-text messages get a short text answer in
   the conversation's language (else the hint, else the default language).
+* Links of the link map are sent as HTML links with a short title ("Kela:
+  Unemployment", bot/link_titles.py) instead of a URL of several lines; the
+  URL stays the link's address.
 * Texts longer than Telegram's 4096 characters are split on paragraph, line or
   word boundaries; custom payloads (such as `{"handoff": ...}`) are not shown;
   right-to-left text starts with U+200F so Telegram aligns it to the right.
@@ -28,6 +31,10 @@ Every text goes through the Router like the web chat's. What is Telegram's own:
   and network errors (with backoff), so a reply is not lost to a hiccup.
   A send that times out may have reached Telegram, so a retry can in rare
   cases show a message twice: at-least-once rather than at-most-once.
+* While the user waits for or talks with an adviser, every message the chat
+  gets carries an "End the chat" button (`/stop`) unless it has buttons of its
+  own, so leaving the queue never needs a typed command, however far the
+  earlier buttons have scrolled.
 * Updates of one chat are handled in order (a lock per chat); different chats
   are handled concurrently, so one slow answer does not hold up other users.
 """
@@ -62,7 +69,7 @@ from telegram import (
     Update,
     User,
 )
-from telegram.constants import ChatAction, ChatType, MessageLimit
+from telegram.constants import ChatAction, ChatType, MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -75,8 +82,10 @@ from telegram.ext import (
 )
 
 from bot.feedback import FeedbackService
+from bot.handoff.service import WAITING, WITH_ADVISER
 from bot.language.catalog import LanguageCatalog, load_catalog
 from bot.language.decision import normalise_tag
+from bot.link_titles import as_html, link_titles
 from bot.router import Reply, Router, Turn
 from bot.settings import TelegramSettings
 from bot.texts import text as localized
@@ -223,6 +232,13 @@ def buttons_keyboard(buttons: Iterable[dict[str, str]]) -> InlineKeyboardMarkup 
         if b.get("payload")
     ]
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+def end_chat_keyboard(language: str) -> InlineKeyboardMarkup:
+    """The "End the chat" button of a handoff (the user leaves the queue or the adviser's chat)."""
+    return InlineKeyboardMarkup([[
+        InlineKeyboardButton(localized(language, "widget.handoff_end"), callback_data=payload_id(STOP_PAYLOAD))
+    ]])
 
 
 def feedback_keyboard(message_id: int) -> InlineKeyboardMarkup:
@@ -419,6 +435,8 @@ class TelegramChannel:
         chat_id, user = update.effective_chat.id, update.effective_user
         async with self._chat_lock(chat_id):
             language = await self._local_language(chat_id, user)
+            if await self._refused(chat_id, language):
+                return
             note = localized(language, "telegram.start") + "\n\n" + localized(language, "telegram.choose_language")
             await self._send_text(chat_id, note, language, language_keyboard(self.catalog))
 
@@ -426,9 +444,20 @@ class TelegramChannel:
         chat_id, user = update.effective_chat.id, update.effective_user
         async with self._chat_lock(chat_id):
             language = await self._local_language(chat_id, user)
+            if await self._refused(chat_id, language):
+                return
             await self._send_text(
                 chat_id, localized(language, "telegram.choose_language"), language, language_keyboard(self.catalog)
             )
+
+    async def _refused(self, chat_id: int, language: str) -> bool:
+        """The chat's own events (stickers, photos, /start, the language menu) count against the
+        conversation's rate limit like messages; a refusal is answered (only the first few)."""
+        refusal = await self.router.admit(CHANNEL, str(chat_id), language)
+        if refusal is None:
+            return False
+        await self._send_turn(chat_id, refusal)
+        return True
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._converse(update.effective_chat.id, HELP_PAYLOAD, update.effective_user, offer=HELP_PAYLOAD)
@@ -447,6 +476,8 @@ class TelegramChannel:
         chat_id, user = update.effective_chat.id, update.effective_user
         async with self._chat_lock(chat_id):
             language = await self._local_language(chat_id, user)
+            if await self._refused(chat_id, language):
+                return
             await self._send_text(chat_id, localized(language, "telegram.non_text"), language)
 
     async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -466,6 +497,10 @@ class TelegramChannel:
             if self.catalog.is_supported(code):
                 payload = change_language_payload(code)
                 await self._converse(chat_id, payload, user, choice=code, offer=payload)
+            return
+        if data == payload_id(STOP_PAYLOAD):  # the handoff's end button: the channel's own, like /stop
+            await self._answer(query)
+            await self._converse(chat_id, STOP_PAYLOAD, user, offer=STOP_PAYLOAD)
             return
         payload = await self._payload_of(chat_id, data) if data.startswith(PAYLOAD_PREFIX) else None
         if payload is None:
@@ -506,6 +541,7 @@ class TelegramChannel:
                 language_choice=choice, channel_payload=offer,
             )
             await self._send_turn(chat_id, turn)
+        await turn.finish()
 
     async def _payload_of(self, chat_id: int, data: str) -> str | None:
         conversation = await to_thread.run_sync(self.router.store.find, CHANNEL, str(chat_id))
@@ -527,18 +563,30 @@ class TelegramChannel:
 
     # --- sending ------------------------------------------------------------------------------
 
+    async def _in_handoff(self, chat_id: int) -> bool:
+        """The user waits for an adviser or talks with one (False when the database cannot say:
+        the replies, such as "something went wrong", go out anyway)."""
+        try:
+            conversation = await to_thread.run_sync(self.router.store.find, CHANNEL, str(chat_id))
+        except Exception:  # noqa: BLE001
+            log.warning("no handoff state for chat replies (database unavailable)")
+            return False
+        return getattr(conversation, "state", None) in (WAITING, WITH_ADVISER)
+
     async def _send_turn(self, chat_id: int, turn: Turn) -> None:
+        in_handoff = bool(turn.replies) and await self._in_handoff(chat_id)
         for reply in turn.replies:
-            await self._send_reply(chat_id, reply, reply.language or turn.language)
+            await self._send_reply(chat_id, reply, reply.language or turn.language, in_handoff)
 
     async def deliver(self, external_id: str, replies: list[Reply]) -> None:
         """Messages outside a user turn: an adviser's, and handoff events."""
         chat_id = int(external_id)
         async with self._chat_lock(chat_id):
+            in_handoff = await self._in_handoff(chat_id)
             for reply in replies:
-                await self._send_reply(chat_id, reply, reply.language or self.catalog.default)
+                await self._send_reply(chat_id, reply, reply.language or self.catalog.default, in_handoff)
 
-    async def _send_reply(self, chat_id: int, reply: Reply, language: str) -> None:
+    async def _send_reply(self, chat_id: int, reply: Reply, language: str, in_handoff: bool = False) -> None:
         if reply.sender == "adviser":
             label = localized(language, "widget.adviser")
             reply = Reply(text=f"{label} {reply.sender_name}:\n{reply.text}", language=language)
@@ -547,13 +595,16 @@ class TelegramChannel:
         if reply.custom is not None:
             log.info("custom payload (%s) not shown in Telegram chat %s", ", ".join(map(str, reply.custom)), chat_id)
         keyboard = buttons_keyboard(reply.buttons)
+        if keyboard is None and in_handoff:
+            keyboard = end_chat_keyboard(language)
         if keyboard is None and reply.asks_feedback and reply.message_id:
             keyboard = feedback_keyboard(reply.message_id)
         text = reply.text or ""
         if not text.strip() and keyboard is not None:
             text = localized(language, "telegram.choose_option")
         if text.strip():
-            await self._send_text(chat_id, text, language, keyboard)
+            titles = link_titles(text, language) if reply.sender == "bot" else {}
+            await self._send_text(chat_id, text, language, keyboard, titles)
         if reply.asks_rating and reply.message_id:
             await self._send_text(chat_id, localized(language, "feedback.rating_question"), language,
                                   rating_keyboard(reply.message_id))
@@ -561,13 +612,17 @@ class TelegramChannel:
             await self._send_image(chat_id, reply.image, language)
 
     async def _send_text(
-        self, chat_id: int, text: str, language: str | None, keyboard: InlineKeyboardMarkup | None = None
+        self, chat_id: int, text: str, language: str | None, keyboard: InlineKeyboardMarkup | None = None,
+        titles: dict[str, str] | None = None,
     ) -> None:
+        """`text` in pieces within Telegram's limit; with `titles`, as HTML with titled links (each
+        piece on its own: pieces are cut at white space, never inside a URL)."""
         pieces = message_texts(text, language, self.catalog)
         for index, piece in enumerate(pieces):
             last = index == len(pieces) - 1
             await self._deliver(
-                "sendMessage", self.application.bot.send_message, chat_id=chat_id, text=piece,
+                "sendMessage", self.application.bot.send_message, chat_id=chat_id,
+                text=as_html(piece, titles) if titles else piece, parse_mode=ParseMode.HTML if titles else None,
                 reply_markup=keyboard if last else None,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
@@ -608,6 +663,8 @@ class TelegramChannel:
                 reason = str(error)
             except (BadRequest, Forbidden, InvalidToken) as error:
                 log.warning("Telegram refused %s: %s", what, error)
+                if isinstance(error, Forbidden) and "chat_id" in kwargs:  # the user blocked the bot
+                    await to_thread.run_sync(self.router.store.mark_client, CHANNEL, str(kwargs["chat_id"]), "blocked")
                 return None
             except NetworkError as error:  # includes TimedOut
                 pause, delay = delay, min(delay * 2, MAX_BACKOFF)

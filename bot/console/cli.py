@@ -6,7 +6,10 @@
     python -m bot adviser list
 
 The password is asked twice on the terminal, or read from standard input with
---password-stdin (for scripts); it never appears on the command line.
+--password-stdin (for scripts); it never appears on the command line. A new
+password, and disabling, end every session of the account at once; a disabled
+adviser's open chats go back to the queue at the gateway's next sweep (the users
+are told), and the account's trusted devices are forgotten.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import argparse
 import getpass
 import sys
 
-from bot.console.auth import ROLES, UI_LANGUAGES, hash_password
+from bot.console.auth import MIN_PASSWORD_CHARS, ROLES, UI_LANGUAGES, end_sessions, hash_password
 from bot.handoff.store import HandoffStore
 from bot.language.catalog import load_catalog
 from bot.store.db import Database, migrate
@@ -42,7 +45,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def _password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("Password (at least 10 characters): ")
+    first = getpass.getpass(f"Password (at least {MIN_PASSWORD_CHARS} characters): ")
     if first != getpass.getpass("Again: "):
         raise SystemExit("the passwords differ")
     return first
@@ -50,7 +53,8 @@ def _password(from_stdin: bool) -> str:
 
 def run(args: argparse.Namespace, database_url: str) -> None:
     migrate(database_url)
-    store = HandoffStore(Database(database_url))
+    database = Database(database_url)
+    store = HandoffStore(database)
     if args.action == "list":
         for a in store.advisers():
             state = "active" if a.active else "disabled"
@@ -79,6 +83,10 @@ def run(args: argparse.Namespace, database_url: str) -> None:
             store.update_adviser(adviser.id, password_hash=hash_password(_password(args.password_stdin)))
         except ValueError as error:
             raise SystemExit(str(error)) from error
+        ended = end_sessions(database, adviser.id)
+        print(f"password: {args.username} ({ended} session(s) ended)")
     elif args.action == "disable":
         store.update_adviser(adviser.id, active=False)
-    print(f"{args.action}: {args.username}")
+        ended = end_sessions(database, adviser.id, devices=True)
+        chats = len(store.with_adviser(adviser.id))
+        print(f"disable: {args.username} ({ended} session(s) ended; {chats} open chat(s) go back to the queue)")

@@ -1,15 +1,19 @@
 """The handoff state machine.
 
     bot -> waiting -> with_adviser -> closed (back to the assistant)
-    waiting -> user_left | timeout;  with_adviser -> user_left
-    outside_hours | no_adviser | timeout -> contact_requested | declined
+    waiting -> user_left | timeout;  with_adviser -> user_left | adviser_timeout
+    with_adviser -> waiting (transfer to the queue, an admin's requeue, the adviser disabled)
+    outside_hours | no_adviser | timeout | adviser_timeout -> contact_requested | declined
 
 The assistant's action only asks for a person; this service decides what
 happens (queue, outside hours, nobody online), and every outcome is told to the
 user by the assistant itself (`/EXTERNAL_<event>` payloads, see
 data/rules_handoff.yml), so the user hears it in their own language. While the
 user waits or talks with an adviser, their messages go to the adviser, never to
-Rasa. Everything is in the database, so a restart loses nothing.
+Rasa. Everything is in the database, so a restart loses nothing. The sweep
+(every `sweep_seconds`) ends waits that took too long, chats whose adviser
+stopped answering (`adviser_inactivity_minutes`), and requeues the chats of
+disabled advisers, so no user is left waiting for nobody.
 
 The conversation's `state` says what the next user message means: bot,
 waiting, with_adviser, contact_offer, contact_details, contact_consent.
@@ -122,20 +126,24 @@ class HandoffService:
         if not self.config.hours.is_open(now):
             opening = self.config.hours.next_opening(now)
             status = "outside_hours" if opening else "no_adviser"
-            await self._db(self.store.open_handoff, conversation.id, status=status, state=CONTACT_OFFER,
-                           reason=reason, topic=topic, language=language, channel=conversation.channel)
+            if not await self._db(self.store.open_handoff, conversation.id, status=status, state=CONTACT_OFFER,
+                                  reason=reason, topic=topic, language=language, channel=conversation.channel):
+                return []  # a parallel request opened one first
             await self.publish("handoffs")
             if opening:
                 return await self._say(conversation.id, "outside_hours",
                                        next_open=format_opening(opening, language))
             return await self._say(conversation.id, "no_adviser")
         if not online:
-            await self._db(self.store.open_handoff, conversation.id, status="no_adviser", state=CONTACT_OFFER,
-                           reason=reason, topic=topic, language=language, channel=conversation.channel)
+            if not await self._db(self.store.open_handoff, conversation.id, status="no_adviser", state=CONTACT_OFFER,
+                                  reason=reason, topic=topic, language=language, channel=conversation.channel):
+                return []
             await self.publish("handoffs")
             return await self._say(conversation.id, "no_adviser")
         handoff = await self._db(self.store.open_handoff, conversation.id, status=WAITING, state=WAITING,
                                  reason=reason, topic=topic, language=language, channel=conversation.channel)
+        if handoff is None:
+            return []
         position = await self._position_of(handoff.id)
         await self._db(self.store.change, handoff.id, expect_status=(WAITING,), told_position=position)
         replies = await self._say(conversation.id, "handoff_queued", **await self._queue_entities(position))
@@ -199,6 +207,21 @@ class HandoffService:
         await self.publish("contacts")
         return await self._say(conversation.id, "contact_saved")
 
+    async def end_for_user(self, conversation_id: str) -> None:
+        """The user ended the whole conversation (the widget's "end and forget"): a chat or a
+        place in the queue ends as if they had left; a contact request not yet given is dropped
+        together with any details typed for it."""
+        handoff = await self._db(self.store.current, conversation_id)
+        if handoff is None:
+            return
+        if handoff.status in (WAITING, WITH_ADVISER):
+            await self._user_leaves(handoff)
+            return
+        declined = await self._db(self.store.change, handoff.id, expect_status=OFFERING, status="declined",
+                                  ended_at=self.clock(), pending_contact=None, state=BOT)
+        if declined:
+            await self.publish("handoffs")
+
     async def _user_leaves(self, handoff: HandoffView) -> list:
         left = await self._db(self.store.change, handoff.id, expect_status=(WAITING, WITH_ADVISER),
                               status="user_left", ended_at=self.clock(), state=BOT)
@@ -229,6 +252,9 @@ class HandoffService:
         handoff = await self._db(self.store.get, handoff_id)
         if handoff is None or handoff.status != WITH_ADVISER or handoff.adviser_id != adviser.id:
             return False
+        if not await self._db(self.store.change, handoff_id, expect_status=(WITH_ADVISER,), expect_adviser=adviser.id,
+                              adviser_active_at=self.clock()):
+            return False
         await self.voice.adviser_said(handoff.conversation_id, text, adviser.display_name)
         await self.publish("message", conversation_id=handoff.conversation_id, handoff_id=handoff_id)
         return True
@@ -236,26 +262,50 @@ class HandoffService:
     async def transfer(self, handoff_id: int, adviser: Adviser, to: Adviser | None) -> bool:
         """To another adviser, or (to=None) back to the queue."""
         if to is None:
-            moved = await self._db(self.store.change, handoff_id, expect_status=(WITH_ADVISER,),
-                                   expect_adviser=adviser.id, status=WAITING, adviser_id=None, told_position=None,
-                                   state=WAITING)
-        else:
-            moved = to.active and to.id != adviser.id and await self._db(
-                self.store.change, handoff_id, expect_status=(WITH_ADVISER,), expect_adviser=adviser.id,
-                adviser_id=to.id)
+            return await self._requeue(handoff_id, adviser.id, "requeued", adviser.display_name)
+        return await self._move_to(handoff_id, adviser.id, to, "transferred")
+
+    async def take_over(self, handoff_id: int, admin: Adviser) -> bool:
+        """An admin takes another adviser's chat (e.g. one who left without closing it)."""
+        handoff = await self._db(self.store.get, handoff_id)
+        if handoff is None or handoff.status != WITH_ADVISER or handoff.adviser_id == admin.id:
+            return False
+        return await self._move_to(handoff_id, handoff.adviser_id, admin, "taken_over")
+
+    async def requeue(self, handoff_id: int, admin: Adviser) -> bool:
+        """An admin puts another adviser's chat back in the queue."""
+        handoff = await self._db(self.store.get, handoff_id)
+        if handoff is None or handoff.status != WITH_ADVISER:
+            return False
+        return await self._requeue(handoff_id, handoff.adviser_id, "requeued", admin.display_name)
+
+    async def _move_to(self, handoff_id: int, from_id: int | None, to: Adviser, event: str) -> bool:
+        moved = to.active and to.id != from_id and await self._db(
+            self.store.change, handoff_id, expect_status=(WITH_ADVISER,), expect_adviser=from_id, adviser_id=to.id,
+            adviser_active_at=self.clock())
         if not moved:
             return False
         handoff = await self._db(self.store.get, handoff_id)
-        if to is None:
-            await self._event(handoff.conversation_id, "requeued", adviser.display_name)
-            position = await self._position_of(handoff_id)
-            await self._db(self.store.change, handoff_id, expect_status=(WAITING,), told_position=position)
-            await self._announce(handoff.conversation_id, "handoff_requeued", **await self._queue_entities(position))
-            await self.refresh_positions()
-        else:
-            await self._event(handoff.conversation_id, "transferred", to.display_name)
-            await self._announce(handoff.conversation_id, "adviser_transferred", adviser_name=to.display_name)
+        await self._event(handoff.conversation_id, event, to.display_name)
+        await self._announce(handoff.conversation_id, "adviser_transferred", adviser_name=to.display_name)
         await self.publish("queue")
+        await self.publish("message", conversation_id=handoff.conversation_id, handoff_id=handoff_id)
+        return True
+
+    async def _requeue(self, handoff_id: int, from_id: int | None, event: str, by_name: str | None) -> bool:
+        """Back to the queue from the adviser `from_id` (who must still have it)."""
+        moved = await self._db(self.store.change, handoff_id, expect_status=(WITH_ADVISER,), expect_adviser=from_id,
+                               status=WAITING, adviser_id=None, told_position=None, state=WAITING)
+        if not moved:
+            return False
+        handoff = await self._db(self.store.get, handoff_id)
+        await self._event(handoff.conversation_id, event, by_name)
+        position = await self._position_of(handoff_id)
+        await self._db(self.store.change, handoff_id, expect_status=(WAITING,), told_position=position)
+        await self._announce(handoff.conversation_id, "handoff_requeued", **await self._queue_entities(position))
+        await self.refresh_positions()
+        await self.publish("queue")
+        await self.publish("message", conversation_id=handoff.conversation_id, handoff_id=handoff_id)
         return True
 
     async def close(self, handoff_id: int, adviser: Adviser, outcome_topic: str) -> bool:
@@ -286,6 +336,28 @@ class HandoffService:
                 await self._announce(handoff.conversation_id, "queue_moved", **await self._queue_entities(position))
 
     async def sweep(self) -> None:
+        """Nobody is left waiting for nobody: see _sweep_queue and _sweep_chats."""
+        await self._sweep_queue()
+        await self._sweep_chats()
+
+    async def _sweep_chats(self) -> None:
+        """Chats of disabled advisers go back to the queue; chats whose adviser stopped
+        answering end, and the user is offered a contact request."""
+        for handoff, name in await self._db(self.store.chats_of_inactive_advisers):
+            await self._requeue(handoff.id, handoff.adviser_id, "adviser_disabled", name)
+        cutoff = self.clock() - timedelta(minutes=self.config.adviser_inactivity_minutes)
+        for handoff in await self._db(self.store.idle_chats, cutoff):
+            ended = await self._db(self.store.change, handoff.id, expect_status=(WITH_ADVISER,),
+                                   expect_adviser=handoff.adviser_id, status="adviser_timeout",
+                                   ended_at=self.clock(), state=CONTACT_OFFER)
+            if ended:
+                await self._event(handoff.conversation_id, "adviser_timeout")
+                await self._log_outcome(handoff.conversation_id, "timeout")
+                await self._announce(handoff.conversation_id, "adviser_timeout")
+                await self.publish("queue")
+                await self.publish("message", conversation_id=handoff.conversation_id, handoff_id=handoff.id)
+
+    async def _sweep_queue(self) -> None:
         """Users who waited too long are offered a contact request instead."""
         cutoff = self.clock() - timedelta(minutes=self.config.waiting_timeout_minutes)
         expired = await self._db(self.store.waiting_since, cutoff)

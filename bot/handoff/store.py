@@ -4,7 +4,9 @@ gateway calls these through a worker thread).
 Every change that two people could make at once (two advisers claiming the same
 user, an adviser closing while the user leaves) is a conditional UPDATE on the
 handoff's current status and adviser, so exactly one of them wins on SQLite and
-on PostgreSQL alike.
+on PostgreSQL alike. A conversation has at most one open handoff: a partial
+unique index (migration 0004) refuses a second one, so two parallel requests
+cannot queue one user twice.
 """
 
 from __future__ import annotations
@@ -14,18 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.store.db import Database
-from bot.store.models import Adviser, ContactRequest, Conversation, Handoff, Message, as_utc, utcnow
+from bot.store.models import HANDOFF_ENDED, Adviser, ContactRequest, Conversation, Handoff, Message, as_utc, utcnow
 
 # Conversation.state while no handoff is going on.
 BOT = "bot"
 # Handoff statuses that end it; the conversation is back with the assistant.
-ENDED = ("closed", "user_left", "contact_requested", "declined")
-# Handoff statuses that offer a contact request (nobody could chat).
-OFFERING = ("outside_hours", "no_adviser", "timeout")
+ENDED = HANDOFF_ENDED
+# Handoff statuses that offer a contact request (nobody could chat, or the adviser stopped answering).
+OFFERING = ("outside_hours", "no_adviser", "timeout", "adviser_timeout")
 
 
 @dataclass(frozen=True)
@@ -64,14 +67,19 @@ class HandoffStore:
     # --- handoffs -----------------------------------------------------------
 
     def open_handoff(self, conversation_id: str, *, status: str, state: str, reason: str, topic: str | None,
-                     language: str, channel: str) -> HandoffView:
-        with self.db.session() as session:
-            handoff = Handoff(conversation_id=conversation_id, status=status, reason=reason, topic=topic,
-                              language=language, channel=channel, requested_at=utcnow())
-            session.add(handoff)
-            session.get(Conversation, conversation_id).state = state
-            session.flush()
-            return HandoffView.of(handoff)
+                     language: str, channel: str) -> HandoffView | None:
+        """A new handoff, or None when the conversation has an open one already (also
+        one opened at the same moment by a parallel request: the unique index decides)."""
+        try:
+            with self.db.session() as session:
+                handoff = Handoff(conversation_id=conversation_id, status=status, reason=reason, topic=topic,
+                                  language=language, channel=channel, requested_at=utcnow())
+                session.add(handoff)
+                session.flush()
+                session.get(Conversation, conversation_id).state = state
+                return HandoffView.of(handoff)
+        except IntegrityError:
+            return None
 
     def current(self, conversation_id: str) -> HandoffView | None:
         """The conversation's handoff in progress (not ended), if any."""
@@ -110,7 +118,7 @@ class HandoffStore:
         """Only a waiting, unclaimed handoff can be claimed: one UPDATE decides the race."""
         return self.change(handoff_id, expect_status=("waiting",), expect_adviser=None, status="with_adviser",
                            adviser_id=adviser_id, claimed_at=func.coalesce(Handoff.claimed_at, now),
-                           state="with_adviser")
+                           adviser_active_at=now, state="with_adviser")
 
     def pending_contact(self, handoff_id: int) -> dict | None:
         with self.db.session() as session:
@@ -136,6 +144,31 @@ class HandoffStore:
                 query = query.where(Handoff.adviser_id == adviser_id)
             rows = session.execute(query.order_by(Handoff.claimed_at)).scalars().all()
             return [HandoffView.of(h, self._preview(session, h.conversation_id)) for h in rows]
+
+    def chats_of_inactive_advisers(self) -> list[tuple[HandoffView, str | None]]:
+        """Chats with an adviser whose account is disabled (or deleted), with their name."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Handoff, Adviser.display_name).outerjoin(Adviser, Adviser.id == Handoff.adviser_id)
+                .where(Handoff.status == "with_adviser", or_(Adviser.id.is_(None), Adviser.active.is_(False)))
+            ).all()
+            return [(HandoffView.of(h), name) for h, name in rows]
+
+    def idle_chats(self, cutoff: datetime) -> list[HandoffView]:
+        """Chats with an adviser who has done nothing in them since before `cutoff`
+        while the user waits for an answer: the user wrote since and that message is
+        older than `cutoff`, or the adviser's console has not been seen since `cutoff`."""
+        active_at = func.coalesce(Handoff.adviser_active_at, Handoff.claimed_at, Handoff.requested_at)
+        unanswered = exists().where(Message.conversation_id == Handoff.conversation_id, Message.direction == "in",
+                                    Message.created_at > active_at, Message.created_at < cutoff)
+        console_closed = or_(Adviser.last_seen_at.is_(None), Adviser.last_seen_at < cutoff)
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Handoff).join(Adviser, Adviser.id == Handoff.adviser_id)
+                .where(Handoff.status == "with_adviser", active_at < cutoff,
+                       or_(unanswered, console_closed))
+            ).scalars().all()
+            return [HandoffView.of(h) for h in rows]
 
     def waiting_since(self, cutoff: datetime) -> list[HandoffView]:
         with self.db.session() as session:

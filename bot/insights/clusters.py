@@ -8,6 +8,15 @@ threshold, so the number of topics is not fixed in advance. A cluster that
 keeps coming back is a candidate for a new answer (or for more training examples
 of an existing topic).
 
+Memory is bounded: the vectors stay sparse, and as average linkage needs the
+distance of every pair, only the first EXACT_LIMIT texts (the newest: discover_topics
+orders them so) are clustered that way, from a condensed distance matrix computed
+block by block (n²/2 floats: 36 MB for 3,000 texts). Every further text joins the
+cluster whose average distance to it is smallest when that is under the threshold
+(the distance average linkage would merge it at), and stays on its own otherwise.
+discover_topics reads at most MAX_ITEMS texts per language. `python -m
+scripts.cluster_bench 10000` (part of `make bench`) measures time and peak memory.
+
 Texts are the masked texts of the log; the masking tokens are left out of the
 vectors so that "call me on [phone]" does not group with every other message
 holding a phone number.
@@ -22,7 +31,8 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering
+from scipy import sparse
+from scipy.cluster.hierarchy import fcluster, linkage
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sqlalchemy import select
 
@@ -39,8 +49,13 @@ DEFAULT_DISTANCE_THRESHOLD = 0.75
 MIN_CLUSTER_SIZE = 2
 EXAMPLES = 5
 KEYWORDS = 3
-# At most this many (most recent) questions per language: clustering is quadratic.
-MAX_ITEMS = 3000
+# At most this many (most recent) questions per language are read for clustering.
+MAX_ITEMS = 10_000
+# Average linkage over every pair for this many texts (memory grows with the square);
+# later texts join the nearest of their clusters.
+EXACT_LIMIT = 3000
+# Rows of the distance matrix computed at a time.
+BLOCK_ROWS = 256
 _TOKEN = re.compile("|".join(re.escape(t) for t in TOKENS.values()))
 # Character n-grams: 2-4 inside words; with single characters too for scripts written
 # without spaces (Chinese), where one character is often a whole word ("狗", dog).
@@ -70,18 +85,67 @@ def normalise(text: str) -> str:
     return " ".join(fold(_TOKEN.sub(" ", text or "")).split())
 
 
-def _vectors(normalised: list[str]) -> np.ndarray:
+def _vectors(normalised: list[str]) -> sparse.csr_matrix:
+    """Sparse TF-IDF rows of unit length (so a dot product is the cosine similarity)."""
     unspaced = sum(dominant_script(t) in UNSPACED_SCRIPTS for t in normalised) * 2 > len(normalised)
     vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=NGRAMS_UNSPACED if unspaced else NGRAMS,
-                                 sublinear_tf=True, lowercase=False)
-    return vectorizer.fit_transform(normalised).toarray()
+                                 sublinear_tf=True, lowercase=False, dtype=np.float64)
+    return sparse.csr_matrix(vectorizer.fit_transform(normalised))
+
+
+def _condensed_distances(vectors: sparse.csr_matrix, block_rows: int = BLOCK_ROWS) -> np.ndarray:
+    """Cosine distances of every pair (i < j) in scipy's condensed order, computed
+    `block_rows` rows at a time, so that no n × n matrix is ever held."""
+    n = vectors.shape[0]
+    condensed = np.empty(n * (n - 1) // 2, dtype=np.float64)
+    transposed = vectors.T.tocsc()
+    position = 0
+    for start in range(0, n - 1, block_rows):
+        stop = min(start + block_rows, n)
+        similarity = (vectors[start:stop] @ transposed).toarray()
+        for row in range(start, stop):
+            width = n - row - 1
+            condensed[position:position + width] = 1.0 - similarity[row - start, row + 1:]
+            position += width
+    np.clip(condensed, 0.0, 1.0, out=condensed)
+    return condensed
+
+
+def _average_linkage(vectors: sparse.csr_matrix, distance_threshold: float) -> np.ndarray:
+    """Cluster labels: average linkage on cosine distance, keeping merges closer than the threshold."""
+    if vectors.shape[0] == 1:
+        return np.ones(1, dtype=int)
+    tree = linkage(_condensed_distances(vectors), method="average")
+    # fcluster keeps merges at distances <= t: the threshold itself is not close enough.
+    return fcluster(tree, t=np.nextafter(distance_threshold, 0.0), criterion="distance")
+
+
+def _join_nearest(head: sparse.csr_matrix, labels: np.ndarray, tail: sparse.csr_matrix,
+                  distance_threshold: float, block_rows: int = BLOCK_ROWS) -> list[int | None]:
+    """For each row of `tail`, the label of the cluster of `head` at the smallest average
+    cosine distance (1 - the row's dot product with the mean of the cluster's unit
+    vectors), or None when no cluster is closer than the threshold."""
+    names, index = np.unique(labels, return_inverse=True)
+    sizes = np.bincount(index)
+    membership = sparse.csr_matrix((1.0 / sizes[index], (index, np.arange(len(labels)))),
+                                   shape=(len(names), len(labels)))
+    centres = (membership @ head).T.tocsc()
+    joined: list[int | None] = []
+    for start in range(0, tail.shape[0], block_rows):
+        similarity = (tail[start:start + block_rows] @ centres).toarray()
+        best = similarity.argmax(axis=1)
+        distance = 1.0 - similarity[np.arange(len(best)), best]
+        joined += [int(names[b]) if d < distance_threshold else None for b, d in zip(best, distance, strict=True)]
+    return joined
 
 
 def cluster_texts(
-    texts: list[str], distance_threshold: float = DEFAULT_DISTANCE_THRESHOLD
+    texts: list[str], distance_threshold: float = DEFAULT_DISTANCE_THRESHOLD, exact_limit: int = EXACT_LIMIT
 ) -> list[list[int]]:
     """Groups of indices of `texts`, largest group first (ties: earliest member first).
-    Every index is in exactly one group; texts without letters or digits are singletons."""
+    Every index is in exactly one group; texts without letters or digits are singletons.
+    The first `exact_limit` usable texts are clustered exactly; each later one joins the
+    nearest of their clusters or stays alone (see the module docstring)."""
     normalised = [normalise(t) for t in texts]
     usable = [i for i, t in enumerate(normalised) if any(ch.isalnum() for ch in t)]
     kept = set(usable)
@@ -90,13 +154,18 @@ def cluster_texts(
         groups.append(usable)
     elif len(usable) > 1:
         vectors = _vectors([normalised[i] for i in usable])
-        # sklearn 1.1 names the distance `affinity` (`metric` from 1.2 on).
-        model = AgglomerativeClustering(n_clusters=None, distance_threshold=distance_threshold,
-                                        affinity="cosine", linkage="average")
-        labels = model.fit_predict(vectors)
+        head = vectors[:exact_limit]
+        labels = _average_linkage(head, distance_threshold)
         by_label: dict[int, list[int]] = {}
-        for index, label in zip(usable, labels, strict=True):
+        for index, label in zip(usable, labels, strict=False):
             by_label.setdefault(int(label), []).append(index)
+        if len(usable) > exact_limit:
+            joined = _join_nearest(head, labels, vectors[exact_limit:], distance_threshold)
+            for index, label in zip(usable[exact_limit:], joined, strict=True):
+                if label is None:
+                    groups.append([index])
+                else:
+                    by_label[label].append(index)
         groups.extend(by_label.values())
     groups = [sorted(g) for g in groups]
     groups.sort(key=lambda g: (-len(g), g[0]))
@@ -108,21 +177,23 @@ def _typical_first(members: list[int], texts: list[str]) -> list[int]:
     if len(members) < 3:
         return members
     vectors = _vectors([normalise(texts[i]) for i in members])
-    centre = vectors.mean(axis=0)
-    norms = np.linalg.norm(vectors, axis=1) * (np.linalg.norm(centre) or 1.0)
-    similarity = vectors @ centre / np.where(norms == 0, 1.0, norms)
+    centre = np.asarray(vectors.mean(axis=0)).ravel()
+    row_norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel())
+    norms = row_norms * (np.linalg.norm(centre) or 1.0)
+    similarity = (vectors @ centre) / np.where(norms == 0, 1.0, norms)
     order = sorted(range(len(members)), key=lambda k: (-similarity[k], members[k]))
     return [members[k] for k in order]
 
 
-def _keywords(members: list[int], texts: list[str], n: int = KEYWORDS) -> list[str]:
-    """Words frequent in the cluster and rare elsewhere in the language's questions."""
-    def words(text: str) -> set[str]:
-        return {w for w in WORD.findall(normalise(text)) if len(w) >= 3}
+def _words(text: str) -> set[str]:
+    return {w for w in WORD.findall(normalise(text)) if len(w) >= 3}
 
-    inside = Counter(w for i in members for w in words(texts[i]))
-    overall = Counter(w for t in texts for w in words(t))
-    total = len(texts)
+
+def _keywords(members: list[int], words: list[set[str]], overall: Counter, n: int = KEYWORDS) -> list[str]:
+    """Words frequent in the cluster and rare elsewhere in the language's questions
+    (`words`: each text's words, `overall`: in how many texts each word is)."""
+    inside = Counter(w for i in members for w in words[i])
+    total = len(words)
     scored = [
         (count / len(members) * np.log((1 + total) / (1 + overall[w])), w)
         for w, count in inside.items()
@@ -141,6 +212,8 @@ def clusters_of(
 ) -> list[Cluster]:
     """Clusters of one language's (id, masked text, reason) items, largest first."""
     texts = [mask(text) for _, text, _ in items]
+    words = [_words(text) for text in texts]
+    overall = Counter(w for text_words in words for w in text_words)
     clusters = []
     for members in cluster_texts(texts, distance_threshold):
         if len(members) < min_size:
@@ -155,7 +228,7 @@ def clusters_of(
             language=language,
             size=len(members),
             examples=shown,
-            keywords=_keywords(members, texts),
+            keywords=_keywords(members, words, overall),
             reasons=dict(Counter(items[i][2] for i in members).most_common()),
             item_ids=sorted(items[i][0] for i in members),
         ))

@@ -11,7 +11,6 @@ or `dismissed` (noise, abuse, not a question). The export writes, per language,
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ from pathlib import Path
 import yaml
 from sqlalchemy import func, select
 
+from bot.insights.csv_safe import write_rows
+from bot.insights.log import AMBIGUOUS, NEGATIVE_FEEDBACK, NLU_FALLBACK, OUT_OF_SCOPE, UNSUPPORTED_LANGUAGE
 from bot.paths import PROJECT_ROOT
 from bot.privacy.masking import TOKENS, mask
 from bot.store.db import Database
@@ -28,6 +29,11 @@ from bot.store.models import UnresolvedQuestion, utcnow
 
 NEW, LABELLED, NEW_TOPIC, DISMISSED = "new", "labelled", "new_topic", "dismissed"
 STATUSES = (NEW, LABELLED, NEW_TOPIC, DISMISSED)
+# What needs a person's decision: questions the assistant did not understand or answered
+# badly. Handoff and contact requests are not here: the assistant understood them (a
+# request in words that it did not understand is logged as nlu_fallback or ambiguous
+# too), and they are counted in the report's handoff and contact figures.
+INBOX_REASONS = (NLU_FALLBACK, AMBIGUOUS, OUT_OF_SCOPE, UNSUPPORTED_LANGUAGE, NEGATIVE_FEEDBACK)
 DOMAIN_DIR = PROJECT_ROOT / "domain"
 NLU_VERSION = "3.1"
 # Intents that are no training target: the fallback, and the gateway's events
@@ -40,6 +46,7 @@ _TOKEN = re.compile("|".join(re.escape(t) for t in TOKENS.values()))
 _ANNOTATION = re.compile(r"\](?=[({\[])")
 # Characters YAML does not allow in a document (control characters, surrogates, U+FFFE/FFFF).
 _NOT_YAML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+_IN_INBOX = (UnresolvedQuestion.text.is_not(None), UnresolvedQuestion.reason.in_(INBOX_REASONS))
 
 
 def domain_intents(domain_dir: Path = DOMAIN_DIR) -> set[str]:
@@ -115,8 +122,8 @@ class Inbox:
         limit: int = 100,
         offset: int = 0,
     ) -> list[InboxItem]:
-        """Questions with text, newest first; `status=None` for every status."""
-        query = select(UnresolvedQuestion).where(UnresolvedQuestion.text.is_not(None))
+        """Questions with text and a reason of INBOX_REASONS, newest first; `status=None` for every status."""
+        query = select(UnresolvedQuestion).where(*_IN_INBOX)
         if status is not None:
             query = query.where(UnresolvedQuestion.label_status == status)
         if language is not None:
@@ -133,11 +140,11 @@ class Inbox:
             return [InboxItem.of(row) for row in rows]
 
     def counts(self) -> dict[str, dict[str, int]]:
-        """{language: {status: count}} of the questions with text."""
+        """{language: {status: count}} of the questions in the inbox."""
         with self.db.session() as session:
             rows = session.execute(
                 select(UnresolvedQuestion.language, UnresolvedQuestion.label_status, func.count())
-                .where(UnresolvedQuestion.text.is_not(None))
+                .where(*_IN_INBOX)
                 .group_by(UnresolvedQuestion.language, UnresolvedQuestion.label_status)
             ).all()
         counts: dict[str, dict[str, int]] = {}
@@ -217,13 +224,12 @@ class Inbox:
                                                 "masked user questions."), encoding="utf-8")
             written[language] = path
         with (out / "new_topics.csv").open("w", newline="", encoding="utf-8") as file:
-            writer = csv.writer(file)
-            writer.writerow(["id", "created_at", "language", "proposed_topic", "text", "labelled_by"])
-            for item in self.items(status=NEW_TOPIC, limit=100_000):
-                if languages and item.language not in languages:
-                    continue
-                writer.writerow([item.id, item.created_at.isoformat(), item.language, item.label_intent or "",
-                                 training_text(item.text) or mask(item.text or ""), item.labelled_by])
+            write_rows(file, ["id", "created_at", "language", "proposed_topic", "text", "labelled_by"], [
+                [item.id, item.created_at.isoformat(), item.language, item.label_intent or "",
+                 training_text(item.text) or mask(item.text or ""), item.labelled_by]
+                for item in self.items(status=NEW_TOPIC, limit=100_000)
+                if not languages or item.language in languages
+            ])
         return written
 
 

@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
-import os
-import secrets
 from pathlib import Path
 
+from bot.local_secret import configured_or_kept
 from bot.paths import PROJECT_ROOT
-
-log = logging.getLogger(__name__)
 
 ENV_VARIABLE = "PSEUDONYM_SECRET"
 # Where a random key is kept when none is configured (development).
@@ -38,24 +34,4 @@ def resolve_secret(configured: str | None = None, environ: dict[str, str] | None
                    path: Path = SECRET_FILE) -> str:
     """The configured secret (setting or PSEUDONYM_SECRET), else a random one kept in `path`
     (created on first use, readable only by its owner)."""
-    environ = os.environ if environ is None else environ
-    secret = configured or environ.get(ENV_VARIABLE)
-    if secret:
-        return secret
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    log.warning("%s is not set: using a random key kept in %s", ENV_VARIABLE, path)
-    secret = secrets.token_hex(32)
-    # Written to a private temporary file first, then linked into place: another process
-    # starting at the same moment either wins (and its key is read) or sees no file.
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(secret + "\n")
-    try:
-        os.link(temporary, path)
-    except FileExistsError:
-        secret = path.read_text(encoding="utf-8").strip()
-    finally:
-        temporary.unlink()
-    return secret
+    return configured_or_kept(configured, ENV_VARIABLE, path, environ)

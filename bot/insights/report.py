@@ -29,11 +29,11 @@ from bot.insights.log import (
     THUMBS_UP,
     UNSUPPORTED_LANGUAGE,
 )
+from bot.insights.period import DEFAULT_TIMEZONE
 from bot.privacy.masking import mask
 from bot.store.db import Database
 from bot.store.models import ContactRequest, Conversation, Feedback, Handoff, Message, UnresolvedQuestion
 
-DEFAULT_TIMEZONE = "Europe/Helsinki"
 UNKNOWN = "unknown"
 NO_TOPIC = "(none)"
 EXAMPLES_PER_REASON = 3

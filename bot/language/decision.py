@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
+
+from babel import Locale
 
 from bot.language.catalog import LanguageCatalog
 from bot.language.detection import SCRIPT_LANGUAGES, LanguageDetector
@@ -52,11 +55,28 @@ class LanguageDecision:
         return data
 
 
+# A BCP-47 language tag as clients send it ("sv-FI", "zh_Hans"): a language subtag, then subtags.
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*$")
+MAX_TAG_CHARS = 35
+
+
+@lru_cache(maxsize=1)
+def known_languages() -> frozenset[str]:
+    """ISO 639 codes that name a language (CLDR, through Babel); not 'und' (undetermined)."""
+    return frozenset(code for code in Locale("en").languages if "_" not in code) - {"und"}
+
+
 def normalise_tag(tag: Any) -> str | None:
-    """'sv-FI' -> 'sv', 'zh_Hans' -> 'zh'; None for anything else."""
-    if not isinstance(tag, str) or not tag.strip():
+    """'sv-FI' -> 'sv', 'zh_Hans' -> 'zh'; None for anything that is not a language tag of
+    at most 35 characters naming a known language. Clients choose these values (the web chat's
+    customData, REST metadata), so nothing else may reach the slot, the logs or the reports."""
+    if not isinstance(tag, str):
         return None
-    return tag.strip().replace("_", "-").split("-")[0].lower() or None
+    tag = tag.strip()
+    if len(tag) > MAX_TAG_CHARS or not LANGUAGE_TAG.match(tag):
+        return None
+    code = tag.replace("_", "-").split("-")[0].lower()
+    return code if code in known_languages() else None
 
 
 def valid_hints(raw: Any) -> list[str]:

@@ -7,11 +7,14 @@ examples, NLU exports. It replaces, in this order:
 =====================  ================  ===============================================
 what                   token             how it is recognised
 =====================  ================  ===============================================
-e-mail address         ``[email]``       local@domain.tld, also ``(at)``/``[at]``/``＠``
+e-mail address         ``[email]``       local@domain.tld, also ``(at)``/``[at]``/``＠``,
+                                         spaces around ``@`` and dots, and the signs
+                                         as words (at/dot, ät/piste, snabel-a/punkt)
 IBAN                   ``[iban]``        country code, check digits, 11-30 characters,
                                          with or without spaces; valid mod 97 only
 personal identity code ``[personal_id]`` Finnish henkilötunnus DDMMYYCZZZQ with every
-                                         century sign (+ - A-F Y X W V U), valid date
+                                         century sign (+ - A-F Y X W V U; "-" also as
+                                         a Unicode hyphen, dash or minus), valid date
 card number            ``[card]``        13-19 digits, spaces or dashes, Luhn-valid
 phone number           ``[phone]``       Finnish and international (libphonenumber,
                                          region FI), plus any +/00-prefixed number
@@ -61,12 +64,49 @@ TOKENS = {
     "address": ADDRESS,
 }
 
+# Hyphens, dashes and minus signs that look like "-" (identity codes, phone numbers and
+# card numbers are typed or pasted with them). Every kind is looked for in the text with
+# these read as "-": the same length, so the places found are the text's own.
+UNICODE_HYPHENS = "\u2010\u2011\u2012\u2013\u2014\u2212\ufe63\uff0d"
+_AS_HYPHEN = str.maketrans(dict.fromkeys(UNICODE_HYPHENS, "-"))
+
 # --- e-mail ---------------------------------------------------------------------------------------
 
+# The local part starts where a run of its characters starts (the lookbehind keeps the
+# search linear: without it every position inside a long run is tried again).
 _EMAIL = re.compile(
-    r"[\w.!#$%&'*+/=?^`{|}~-]+"
+    r"(?<![\w.!#$%&'*+/=?^`{|}~-])[\w.!#$%&'*+/=?^`{|}~-]+"
     r"(?:@|＠|\s?[(\[]\s?(?:at|ät|AT)\s?[)\]]\s?)"
     r"(?:[\w-]+\.)+[\w-]{2,}"
+)
+# Addresses written to fool a machine, or by ear: spaces around "@" and the dots
+# ("matti @ gmail . com"), and the signs as words: "at"/"dot" (English), "ät"/"piste"
+# (Finnish), "snabel-a"/"punkt" (Swedish), also in brackets ("(dot)", "[piste]").
+# Where a dot may have spaces around it, the address must end in a common top-level
+# domain, so that "...@example.fi. Seuraava" does not swallow the next word.
+EMAIL_TLDS = (
+    "com|net|org|info|biz|edu|gov|int|io|eu|fi|se|ax|ee|lv|lt|no|dk|is|de|at|ch|nl|be|fr|es|pt|it|pl|cz|"
+    "sk|hu|ro|bg|gr|uk|ie|ru|ua|by|kz|so|ir|af|iq|sy|tr|cn|hk|tw|vn|al|xk|mk|us|ca|au|in|pk|bd|ng|ke|et|"
+    "er|ma|dz|tn|eg|sa|ae|jo|lb|ps|ye|am|ge|az|uz|tj|th|ph|my|id|jp|kr|br|ar|mx|cl|co|me|tv|online|app"
+)
+_EMAIL_LOCAL = r"(?<![\w.!#$%&'*+/=?^`{|}~-])[\w.!#$%&'*+/=?^`{|}~-]+"
+_DOT_WORD = r"(?:\s+(?:dot|piste|punkt)\s+|\s?[(\[]\s?(?:dot|piste|punkt)\s?[)\]]\s?)"
+_DOT_ANY = rf"(?:\s?\.\s?|{_DOT_WORD})"
+_TLD = rf"(?:{EMAIL_TLDS})(?![\w-])"
+# "@" as a sign (with spaces), in brackets, or as a word only an address uses ("ät", "snabel-a").
+_AT_SURE = (r"(?:\s*[@＠]\s*|\s?[(\[]\s?(?:at|ät|snabel-a)\s?[)\]]\s?"
+            r"|\s+(?:ät|snabel-a|snabel a|at-merkki|miukumauku)\s+)")
+_EMAIL_SPACED = re.compile(
+    _EMAIL_LOCAL + _AT_SURE + rf"[\w-]+(?:{_DOT_ANY}[\w-]+){{0,8}}(?:\.[\w-]{{2,}}(?![\w-])|{_DOT_ANY}{_TLD})",
+    re.IGNORECASE,
+)
+# "at" is also an ordinary English word: the address needs a dot in words, a known top-level
+# domain at the end, and no article or pronoun as its domain ("at the dot com bubble" stays).
+_NOT_A_DOMAIN = r"(?:the|a|an|this|that|these|those|my|your|his|her|its|our|their|some|any|no|one|home|work)"
+_EMAIL_WORDS = re.compile(
+    rf"{_EMAIL_LOCAL}(?:{_DOT_WORD}[\w-]+){{0,3}}\s+at\s+(?!{_NOT_A_DOMAIN}(?![\w-]))"
+    rf"[\w-]+(?:{_DOT_WORD}[\w-]+){{0,8}}{_DOT_WORD}{_TLD}",
+    re.IGNORECASE,
 )
 
 # --- IBAN -----------------------------------------------------------------------------------------
@@ -126,7 +166,7 @@ def _hetu_date_ok(day: str, month: str, year: str, sign: str) -> bool:
 
 def is_valid_hetu(code: str) -> bool:
     """A Finnish personal identity code with a valid date, century sign and control character."""
-    match = _HETU.fullmatch(code.strip())
+    match = _HETU.fullmatch(code.strip().translate(_AS_HYPHEN))
     if not match:
         return False
     day, month, year, sign, individual, control = match.groups()
@@ -264,7 +304,7 @@ def _address_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _email_spans(text: str) -> list[tuple[int, int]]:
-    return [m.span() for m in _EMAIL.finditer(text)]
+    return [m.span() for pattern in (_EMAIL, _EMAIL_SPACED, _EMAIL_WORDS) for m in pattern.finditer(text)]
 
 
 # --- the pipeline ---------------------------------------------------------------------------------
@@ -302,7 +342,7 @@ def mask(text: str) -> str:
     if not text:
         return text
     for token, find in _STEPS:
-        text = _replace(text, find(text), token)
+        text = _replace(text, find(text.translate(_AS_HYPHEN)), token)
     return text
 
 
@@ -310,7 +350,7 @@ def masked_kinds(text: str) -> set[str]:
     """Which kinds of personal data (keys of `TOKENS`) `mask` replaces in `text`."""
     found = set()
     for token, find in _STEPS:
-        spans = find(text)
+        spans = find(text.translate(_AS_HYPHEN))
         if spans:
             found.add(next(name for name, t in TOKENS.items() if t == token))
             text = _replace(text, spans, token)

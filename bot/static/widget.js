@@ -9,6 +9,23 @@
  * the gateway's `history` event. No inline scripts or styles (strict CSP), no
  * third-party origins, and message text only ever goes into the page through
  * textContent and DOM APIs.
+ *
+ * On a new conversation the widget asks the gateway for the assistant's greeting
+ * and topic menu (the `greet` event), so nobody has to guess what to type. The
+ * widget speaks the first supported language of navigator.languages from the
+ * start and sends all of them to the gateway as hints. Each message takes its
+ * direction from its own text (dir="auto", one direction per paragraph), with
+ * phone numbers and links kept left to right inside right-to-left text. While
+ * the user waits for or talks with an adviser (metadata.handoff), a bar with
+ * "End the chat" stays under the log, also after a reload. A message longer
+ * than the gateway accepts is not sent: a counter near the limit and a clear
+ * note say so, and the text stays in the box.
+ *
+ * The session id is a key to the conversation: the widget keeps it in
+ * localStorage (so a reload restores the chat) for at most the gateway's idle
+ * period, forgets it with the "end and clear" button, and shows it to the
+ * embedding page (EspooChat.sessionId, the `espoochat:session` event) only when
+ * the page opts in with `data-expose-session` on the script tag.
  */
 (function () {
   "use strict";
@@ -20,12 +37,23 @@
   var VERSION = "1.0.0";
   var PREFIX = "espoo-chat";
   var SESSION_KEY = "espooChat.sessionId";
+  var ACTIVE_KEY = "espooChat.lastActive";
   var OPEN_KEY = "espooChat.open";
+  var DEFAULT_IDLE_HOURS = 24;
   var LANGUAGE_DEBOUNCE_MS = 600;
   var HISTORY_FALLBACK_MS = 2000;
-  var MAX_MESSAGE_CHARS = 1000;
+  var DEFAULT_MAX_MESSAGE_CHARS = 1000;
+  var MAX_LANGUAGE_HINTS = 10;
+  // The counter shows from this share of the limit on; what it says is announced once typing pauses.
+  var COUNTER_FROM = 0.9;
+  var ANNOUNCE_AFTER_MS = 1000;
   var URL_PATTERN = /\bhttps?:\/\/[^\s<>"'`]+/gi;
-  var TRAILING_PUNCTUATION = /[.,;:!?'")\]}>»”’]+$/;
+  // As bot/link_titles.py finds them: a closing ")" that closes a "(" of the URL stays.
+  var TRAILING_PUNCTUATION = /[.,;:!?'")\]}>»”’。，：；）]+$/;
+  // Digit groups separated by spaces ("040 123 4567", "+358 9 816 21"): kept left to right in any text.
+  var NUMBER_GROUPS = /\+?[0-9\u0660-\u0669\u06F0-\u06F9]+(?:[ \u00A0][0-9\u0660-\u0669\u06F0-\u06F9]+)+/g;
+  var STOP_PAYLOAD = "/stop";
+  var HANDOFF_STATES = { waiting: "handoff_waiting", with_adviser: "handoff_with_adviser" };
 
   /* Used only when /widget/config.json cannot be read. */
   var FALLBACK_CONFIG = {
@@ -50,7 +78,15 @@
         feedback_rating_question: "Millainen tämä keskustelu oli? Voit antaa arvosanan 1–5.",
         feedback_rating_label: "{value} / 5",
         connecting: "Yhdistetään…",
-        offline: "Yhteys katkesi. Yritetään uudelleen…"
+        offline: "Yhteys katkesi. Yritetään uudelleen…",
+        forget: "Lopeta ja tyhjennä chat",
+        forgotten: "Chat lopetettiin ja tyhjennettiin tältä laitteelta.",
+        handoff_waiting: "Odotat neuvojaa.",
+        handoff_with_adviser: "Keskustelet neuvojan kanssa.",
+        handoff_end: "Lopeta keskustelu",
+        length_counter: "{count} / {max} merkkiä",
+        length_near_limit: "Voit kirjoittaa vielä {left} merkkiä.",
+        too_long: "Viestisi on liian pitkä ({count} merkkiä). Voit lähettää enintään {max} merkkiä. Lyhennä viestiä."
       }
     }
   };
@@ -68,6 +104,7 @@
   })();
   var scriptUrl = new URL(script ? script.src : "/static/widget.js", document.baseURI);
   var ORIGIN = scriptUrl.origin;
+  var EXPOSE_SESSION = !!(script && script.hasAttribute("data-expose-session"));
   var STATIC_BASE = new URL(".", scriptUrl).href;
 
   var state = {
@@ -75,15 +112,23 @@
     languages: {},      // code -> {code, name, direction}
     language: null,     // current UI language
     socket: null,
-    sessionId: readStorage(localStorage, SESSION_KEY),
+    sessionId: null,    // read in start(), once the idle period is known
     connected: false,
     ready: false,       // session confirmed and history rendered
     pending: [],        // user messages typed before the session was ready
     open: false,
     languageTimer: null,
     languageBefore: null,
+    languageChosen: false, // the user picked a language in the menu (in this conversation)
+    ending: false,      // this tab asked the gateway to end the conversation ("end and clear")
     historyTimer: null,
-    offeredTitles: {}   // quick-reply payload -> title, to show titles for pressed buttons in the history
+    offeredTitles: {},  // quick-reply payload -> title, to show titles for pressed buttons in the history
+    maxChars: DEFAULT_MAX_MESSAGE_CHARS,
+    greeted: null,      // the session whose greeting was asked for
+    greetAnchor: null,  // the greeting goes before this node (messages typed while it was on its way follow it)
+    handoff: "none",    // waiting | with_adviser | none
+    lengthZone: "ok",   // ok | near | over: what was last announced about the message's length
+    lengthTimer: null
   };
   var ui = {};
   var readyResolve;
@@ -107,6 +152,36 @@
     } catch (e) {
       /* storage disabled: the conversation just won't survive a reload */
     }
+  }
+
+  /** The stored session id, unless it has not been used within the idle period. */
+  function storedSession(idleHours) {
+    var id = readStorage(localStorage, SESSION_KEY);
+    var lastActive = Number(readStorage(localStorage, ACTIVE_KEY));
+    if (!id || !lastActive || Date.now() - lastActive > idleHours * 3600 * 1000) {
+      forgetSession();
+      return null;
+    }
+    return id;
+  }
+
+  function rememberSession(id) {
+    writeStorage(localStorage, SESSION_KEY, id);
+    touchSession();
+    if (EXPOSE_SESSION) {
+      notifyHost("session", { sessionId: id });
+    }
+  }
+
+  function touchSession() {
+    if (state.sessionId) {
+      writeStorage(localStorage, ACTIVE_KEY, String(Date.now()));
+    }
+  }
+
+  function forgetSession() {
+    writeStorage(localStorage, SESSION_KEY, null);
+    writeStorage(localStorage, ACTIVE_KEY, null);
   }
 
   function sessionStore() {
@@ -195,12 +270,39 @@
     return merged;
   }
 
-  function t(key) {
-    return texts(state.language)[key] || "";
+  function t(key, values) {
+    var text = texts(state.language)[key] || "";
+    for (var name in values || {}) {
+      text = text.split("{" + name + "}").join(String(values[name]));
+    }
+    return text;
   }
 
   function browserLanguage() {
     return navigator.language || (navigator.languages && navigator.languages[0]) || "";
+  }
+
+  /** The browser's languages in order of preference (at most 10), for the gateway's language hints. */
+  function browserLanguages() {
+    var all = navigator.languages && navigator.languages.length ? navigator.languages : [browserLanguage()];
+    return Array.prototype.slice.call(all, 0, MAX_LANGUAGE_HINTS).filter(function (tag) {
+      return typeof tag === "string" && tag;
+    });
+  }
+
+  /** The widget's language before any conversation: the first of the browser's it speaks. */
+  function preferredLanguage() {
+    var tags = browserLanguages();
+    for (var i = 0; i < tags.length; i++) {
+      if (isSupported(baseCode(tags[i]))) {
+        return baseCode(tags[i]);
+      }
+    }
+    return state.config["default"];
+  }
+
+  function languageData() {
+    return { language: browserLanguage(), language_hints: browserLanguages() };
   }
 
   /* --------------------------------------------------------------------- DOM */
@@ -224,6 +326,8 @@
 
   function buildUi() {
     var root = el("div", PREFIX, { id: uid("root") });
+    // The launcher sits in the page's corner: bottom right, or bottom left on a right-to-left page.
+    root.setAttribute("data-page-dir", getComputedStyle(document.body).direction === "rtl" ? "rtl" : "ltr");
 
     var launcher = el("button", PREFIX + "__launcher", {
       type: "button",
@@ -264,6 +368,9 @@
     });
     languageRow.appendChild(languageLabel);
     languageRow.appendChild(languageSelect);
+    // A shared computer: end the conversation and forget it in this browser.
+    var forget = el("button", PREFIX + "__forget", { type: "button" });
+    languageRow.appendChild(forget);
 
     header.appendChild(titleRow);
     header.appendChild(languageRow);
@@ -280,27 +387,40 @@
       tabindex: "0"
     });
 
+    // While a handoff lasts: what is going on, and the way out (also after a reload).
+    var handoff = el("div", PREFIX + "__handoff", { hidden: "" });
+    var handoffText = el("p", PREFIX + "__handoff-text");
+    var handoffEnd = el("button", PREFIX + "__handoff-end", { type: "button" });
+    handoff.appendChild(handoffText);
+    handoff.appendChild(handoffEnd);
+
     var form = el("form", PREFIX + "__form", { novalidate: "" });
     var inputLabel = el("label", PREFIX + "__input-label", { "for": uid("input") });
     var inputRow = el("div", PREFIX + "__input-row");
+    // No maxlength: a pasted text is never cut without a word (the counter and the note below say it is too long).
     var input = el("input", PREFIX + "__input", {
       id: uid("input"),
       type: "text",
       autocomplete: "off",
-      maxlength: String(MAX_MESSAGE_CHARS),
-      "aria-describedby": uid("privacy")
+      "aria-describedby": uid("counter") + " " + uid("privacy")
     });
     var send = el("button", PREFIX + "__send", { type: "submit" });
     inputRow.appendChild(input);
     inputRow.appendChild(send);
     form.appendChild(inputLabel);
     form.appendChild(inputRow);
+    var counter = el("p", PREFIX + "__counter", { id: uid("counter"), hidden: "" });
+    form.appendChild(counter);
+    // Read out once typing pauses (not on every key): near the limit, over it.
+    var announcer = el("p", PREFIX + "__visually-hidden", { id: uid("announcer"), "aria-live": "polite" });
+    form.appendChild(announcer);
 
     var privacy = el("p", PREFIX + "__privacy", { id: uid("privacy") });
 
     panel.appendChild(header);
     panel.appendChild(status);
     panel.appendChild(log);
+    panel.appendChild(handoff);
     panel.appendChild(form);
     panel.appendChild(privacy);
 
@@ -310,14 +430,18 @@
 
     ui = {
       root: root, launcher: launcher, launcherText: launcherText, panel: panel, title: title,
-      close: close, closeText: closeText, languageLabel: languageLabel, languageSelect: languageSelect,
-      status: status, log: log, form: form, inputLabel: inputLabel, input: input, send: send, privacy: privacy
+      close: close, closeText: closeText, languageLabel: languageLabel, languageSelect: languageSelect, forget: forget,
+      status: status, log: log, form: form, inputLabel: inputLabel, input: input, send: send, privacy: privacy,
+      handoff: handoff, handoffText: handoffText, handoffEnd: handoffEnd, counter: counter, announcer: announcer
     };
 
     launcher.addEventListener("click", function () { openPanel(true); });
     close.addEventListener("click", function () { closePanel(true); });
+    forget.addEventListener("click", onForget);
     panel.addEventListener("keydown", onPanelKeydown);
     form.addEventListener("submit", onSubmit);
+    input.addEventListener("input", onInput);
+    handoffEnd.addEventListener("click", onEndHandoff);
     languageSelect.addEventListener("change", onLanguageChange);
   }
 
@@ -336,10 +460,14 @@
     ui.close.setAttribute("title", t("close"));
     ui.languageLabel.textContent = t("language_menu");
     ui.languageSelect.value = code;
+    ui.forget.textContent = t("forget");
     ui.inputLabel.textContent = t("input_label");
     ui.input.setAttribute("placeholder", t("placeholder"));
     ui.send.textContent = t("send");
     ui.privacy.textContent = t("privacy");
+    ui.handoffEnd.textContent = t("handoff_end");
+    renderHandoff();
+    renderLength();
     renderStatus();
     var labels = ui.log.querySelectorAll("." + PREFIX + "__sender");
     for (var i = 0; i < labels.length; i++) {
@@ -364,6 +492,89 @@
     ui.root.setAttribute("data-state", kind || "online");
   }
 
+  /* ------------------------------------------------------------ handoff bar */
+
+  function setHandoff(value) {
+    if (typeof value !== "string") {
+      return; // a message that says nothing about it (e.g. from another server)
+    }
+    state.handoff = Object.prototype.hasOwnProperty.call(HANDOFF_STATES, value) ? value : "none";
+    renderHandoff();
+  }
+
+  function renderHandoff() {
+    var key = HANDOFF_STATES[state.handoff];
+    ui.handoff.hidden = !key;
+    ui.handoff.setAttribute("data-state", state.handoff);
+    ui.handoffText.textContent = key ? t(key) : "";
+  }
+
+  function onEndHandoff() {
+    sendMessage(STOP_PAYLOAD, t("handoff_end"), null);
+    ui.input.focus();
+  }
+
+  /* --------------------------------------------------------- message length */
+
+  /** Characters as the gateway counts them (code points, without the spaces around). */
+  function messageLength(text) {
+    return Array.from(text.trim()).length;
+  }
+
+  function lengthZone(count) {
+    if (count > state.maxChars) {
+      return "over";
+    }
+    return count >= Math.floor(state.maxChars * COUNTER_FROM) ? "near" : "ok";
+  }
+
+  function lengthText(zone, count) {
+    if (zone === "over") {
+      return t("too_long", { count: count, max: state.maxChars });
+    }
+    return zone === "near" ? t("length_counter", { count: count, max: state.maxChars }) : "";
+  }
+
+  /** The counter under the input: shown near the limit, a clear note over it. */
+  function renderLength() {
+    var count = messageLength(ui.input.value);
+    var zone = lengthZone(count);
+    ui.counter.hidden = zone === "ok";
+    ui.counter.textContent = lengthText(zone, count);
+    ui.counter.setAttribute("data-state", zone);
+    if (zone === "over") {
+      ui.input.setAttribute("aria-invalid", "true");
+    } else {
+      ui.input.removeAttribute("aria-invalid");
+    }
+    return zone;
+  }
+
+  function announce(text) {
+    ui.announcer.textContent = "";
+    // A new text node, a moment later: read out even when it is the same sentence as before.
+    setTimeout(function () { ui.announcer.textContent = text; }, 50);
+  }
+
+  function onInput() {
+    var zone = renderLength();
+    clearTimeout(state.lengthTimer);
+    if (zone === "ok") {
+      state.lengthZone = "ok";
+      return;
+    }
+    // Said once typing pauses, and only when the message moved nearer to or over the limit.
+    state.lengthTimer = setTimeout(function () {
+      var count = messageLength(ui.input.value);
+      var now = lengthZone(count);
+      if (now !== state.lengthZone && now !== "ok") {
+        announce(now === "over" ? lengthText(now, count)
+          : t("length_near_limit", { left: state.maxChars - count }));
+      }
+      state.lengthZone = now;
+    }, ANNOUNCE_AFTER_MS);
+  }
+
   /* -------------------------------------------------------------- open/close */
 
   function openPanel(moveFocus) {
@@ -374,6 +585,7 @@
       ui.root.classList.add(PREFIX + "--open");
       writeStorage(sessionStore(), OPEN_KEY, "1");
       connect();
+      maybeGreet();
       scrollToEnd();
     }
     if (moveFocus) {
@@ -436,36 +648,75 @@
     return sender === "user" ? t("you") : sender === "adviser" ? t("adviser") : t("assistant");
   }
 
-  /** Bot text as DOM nodes: plain text, with http(s) URLs as links. */
-  function appendTextWithLinks(container, text) {
+  /** Text as DOM nodes, with runs of digit groups ("040 123 4567") isolated left to right, so
+   * that a right-to-left paragraph does not reverse their order. */
+  function appendText(container, text) {
+    var last = 0;
+    var match;
+    NUMBER_GROUPS.lastIndex = 0;
+    while ((match = NUMBER_GROUPS.exec(text)) !== null) {
+      if (match.index > last) {
+        container.appendChild(document.createTextNode(text.slice(last, match.index)));
+      }
+      var run = el("bdi", PREFIX + "__ltr", { dir: "ltr" });
+      run.textContent = match[0];
+      container.appendChild(run);
+      last = match.index + match[0].length;
+    }
+    if (last < text.length) {
+      container.appendChild(document.createTextNode(text.slice(last)));
+    }
+  }
+
+  /** A matched URL without the punctuation after it; a ")" closing a "(" of the URL stays. */
+  function cleanUrl(raw) {
+    var trailing = raw.match(TRAILING_PUNCTUATION);
+    var url = trailing ? raw.slice(0, raw.length - trailing[0].length) : raw;
+    var rest = raw.slice(url.length);
+    while (rest.charAt(0) === ")" && url.split("(").length > url.split(")").length) {
+      url += ")";
+      rest = rest.slice(1);
+    }
+    return url;
+  }
+
+  /**
+   * Bot text as DOM nodes: plain text, with http(s) URLs as links (left to right in any text).
+   * `titles` (metadata.links): URL -> a short title ("Kela: Unemployment") shown instead of the
+   * URL, which stays the link's address (and its tooltip).
+   */
+  function appendTextWithLinks(container, text, titles) {
     var last = 0;
     URL_PATTERN.lastIndex = 0;
     var match;
     while ((match = URL_PATTERN.exec(text)) !== null) {
-      var raw = match[0];
-      var trailing = raw.match(TRAILING_PUNCTUATION);
-      if (trailing) {
-        raw = raw.slice(0, raw.length - trailing[0].length);
-      }
+      var raw = cleanUrl(match[0]);
       var href = safeHttpUrl(raw);
       if (!href) {
         continue;
       }
       if (match.index > last) {
-        container.appendChild(document.createTextNode(text.slice(last, match.index)));
+        appendText(container, text.slice(last, match.index));
       }
       var link = document.createElement("a");
+      link.dir = "ltr";
       link.href = href;
       link.target = "_blank";
       link.rel = "noopener noreferrer";
       link.className = PREFIX + "__link";
-      link.textContent = raw;
+      var title = titles && Object.prototype.hasOwnProperty.call(titles, raw) ? titles[raw] : null;
+      if (typeof title === "string" && title) {
+        link.textContent = title;
+        link.title = raw;
+      } else {
+        link.textContent = raw;
+      }
       container.appendChild(link);
       last = match.index + raw.length;
       URL_PATTERN.lastIndex = last;
     }
     if (last < text.length) {
-      container.appendChild(document.createTextNode(text.slice(last)));
+      appendText(container, text.slice(last));
     }
   }
 
@@ -500,8 +751,9 @@
    * payloads that aren't for display, such as a hand-off notice).
    * message: {text?, quick_replies?, attachment?, metadata?: {language, direction}}
    * sender: "user" | "bot" | "system" | "adviser"
+   * before: a node of the log to put the message before (else it goes last)
    */
-  function renderMessage(message, sender) {
+  function renderMessage(message, sender, before) {
     if (!message || typeof message !== "object") {
       return null;
     }
@@ -509,8 +761,9 @@
     var hasText = typeof message.text === "string" && message.text !== "";
     var image = message.attachment && message.attachment.type === "image" && message.attachment.payload
       ? safeImageUrl(message.attachment.payload.src) : null;
+    // "End the chat" of a handoff is in the handoff bar, which stays: not repeated as a quick reply.
     var quickReplies = Array.isArray(message.quick_replies) ? message.quick_replies.filter(function (reply) {
-      return reply && typeof reply.title === "string" && reply.title !== "";
+      return reply && typeof reply.title === "string" && reply.title !== "" && reply.payload !== STOP_PAYLOAD;
     }) : [];
     if (!hasText && !image && !quickReplies.length) {
       return null; // custom payload (e.g. hand-off): not shown as text
@@ -542,11 +795,13 @@
     item.appendChild(label);
 
     if (hasText) {
-      var bubble = el("div", PREFIX + "__bubble");
+      // The text's own direction, paragraph by paragraph (an adviser's English in an Arabic chat
+      // runs left to right; a phone number alone too), whatever the language around it.
+      var bubble = el("div", PREFIX + "__bubble", { dir: "auto" });
       if (sender === "user") {
-        bubble.textContent = message.text;
+        appendText(bubble, message.text);
       } else {
-        appendTextWithLinks(bubble, message.text);
+        appendTextWithLinks(bubble, message.text, meta.links);
       }
       item.appendChild(bubble);
     }
@@ -593,7 +848,11 @@
         })));
     }
 
-    ui.log.appendChild(item);
+    if (before && before.parentNode === ui.log) {
+      ui.log.insertBefore(item, before);
+    } else {
+      ui.log.appendChild(item);
+    }
     scrollToEnd();
     return item;
   }
@@ -647,19 +906,40 @@
     }
   }
 
+  /** The log shows nothing but notices (e.g. "the chat was cleared"): an empty history keeps them. */
+  function onlyNoticesInLog() {
+    var count = ui.log.querySelectorAll("." + PREFIX + "__message").length;
+    return count > 0 && count === ui.log.querySelectorAll("." + PREFIX + "__message--notice").length;
+  }
+
+  /** No messages in the log but notices: a new conversation. */
+  function noMessagesInLog() {
+    return ui.log.querySelectorAll("." + PREFIX + "__message").length ===
+      ui.log.querySelectorAll("." + PREFIX + "__message--notice").length;
+  }
+
   function clearLog() {
     while (ui.log.firstChild) {
       ui.log.removeChild(ui.log.firstChild);
     }
+    state.greetAnchor = null;
   }
 
   function onBotMessage(message) {
     var meta = metadataOf(message);
     var code = baseCode(meta.language);
-    if (isSupported(code) && code !== state.language) {
+    // A language the user is choosing in the menu (or chose while the greeting was on its way) wins.
+    var choosing = state.languageTimer || (meta.greeting && state.languageChosen);
+    if (isSupported(code) && code !== state.language && !choosing) {
       applyLanguage(code);
     }
-    renderMessage(message, meta.sender === "adviser" ? "adviser" : "bot");
+    // The greeting keeps its place above anything typed while it was on its way.
+    var before = meta.greeting ? state.greetAnchor : null;
+    renderMessage(message, meta.sender === "adviser" ? "adviser" : "bot", before);
+    if (before) {
+      pruneQuickReplies();
+    }
+    setHandoff(meta.handoff);
     notifyHost("message", message);
   }
 
@@ -675,6 +955,9 @@
     var text = typeof item.text === "string" ? item.text : "";
     if (Object.prototype.hasOwnProperty.call(state.offeredTitles, text)) {
       return state.offeredTitles[text];
+    }
+    if (text === STOP_PAYLOAD) {
+      return t("handoff_end");
     }
     var change = /^\/change_language\s*(\{.*\})\s*$/.exec(text);
     if (change) {
@@ -698,9 +981,13 @@
     clearLog();
     state.offeredTitles = {};
     var lastBotLanguage = null;
+    var handoff = "none";
     (Array.isArray(items) ? items : []).forEach(function (item) {
       if (!item || typeof item !== "object") {
         return;
+      }
+      if (typeof metadataOf(item).handoff === "string") {
+        handoff = metadataOf(item).handoff;
       }
       if (item.sender === "user") {
         renderMessage({ text: userDisplayText(item), metadata: item.metadata }, "user");
@@ -714,6 +1001,7 @@
     if (lastBotLanguage && lastBotLanguage !== state.language) {
       applyLanguage(lastBotLanguage);
     }
+    setHandoff(handoff);
     pruneQuickReplies();
   }
 
@@ -734,7 +1022,7 @@
         state.everConnected = true;
         state.ready = false;
         renderStatus();
-        socket.emit("session_request", { session_id: state.sessionId || null });
+        socket.emit("session_request", { session_id: state.sessionId || null, language_hints: browserLanguages() });
       });
       socket.on("disconnect", function () {
         state.connected = false;
@@ -749,7 +1037,7 @@
         var id = typeof data === "string" ? data : data && data.session_id;
         if (typeof id === "string" && id) {
           state.sessionId = id;
-          writeStorage(localStorage, SESSION_KEY, id);
+          rememberSession(id);
         }
         // Servers without the `history` event (plain Rasa): become ready anyway.
         clearTimeout(state.historyTimer);
@@ -761,6 +1049,15 @@
       });
       socket.on("bot_uttered", function (message) {
         onBotMessage(message);
+      });
+      socket.on("session_ended", function () {
+        if (state.ending) {
+          // This tab ended it: already cleared (the notice stays); the gateway confirms a new session.
+          state.ending = false;
+          return;
+        }
+        resetConversation(); // another tab of the same session ended it
+        socket.emit("session_request", { session_id: null, language_hints: browserLanguages() });
       });
     }, function (error) {
       state.socket = null;
@@ -777,10 +1074,12 @@
     if (state.ready) {
       return;
     }
-    if (historyItems) {
+    if (historyItems && !(historyItems.length === 0 && onlyNoticesInLog())) {
       renderHistory(historyItems);
       state.pending.forEach(function (message) {
-        message.element = renderMessage({ text: message.display, metadata: message.metadata }, "user");
+        if (message.display !== null) {
+          message.element = renderMessage({ text: message.display, metadata: message.metadata }, "user");
+        }
       });
       pruneQuickReplies();
     }
@@ -791,9 +1090,28 @@
     pending.forEach(function (message) {
       emitUserMessage(message);
     });
+    if (Array.isArray(historyItems) && historyItems.length === 0 && !pending.length) {
+      maybeGreet();
+    }
+  }
+
+  /**
+   * A new, empty conversation in an open panel: ask for the assistant's greeting and topic
+   * menu (once per session), in the first language of the browser's that it speaks.
+   */
+  function maybeGreet() {
+    if (!state.open || !state.ready || !state.connected || !state.socket || !state.sessionId ||
+        state.greeted === state.sessionId || state.pending.length || !noMessagesInLog()) {
+      return;
+    }
+    state.greeted = state.sessionId;
+    state.greetAnchor = el("div", PREFIX + "__anchor", { hidden: "" });
+    ui.log.appendChild(state.greetAnchor);
+    state.socket.emit("greet", languageData());
   }
 
   function emitUserMessage(message) {
+    touchSession();
     state.socket.emit("user_uttered", {
       message: message.text,
       session_id: state.sessionId,
@@ -810,7 +1128,7 @@
       return;
     }
     var focusInLog = !!document.activeElement && ui.log.contains(document.activeElement);
-    var customData = { language: browserLanguage() };
+    var customData = languageData();
     if (languageChoice) {
       customData.language_choice = languageChoice;
     }
@@ -831,6 +1149,37 @@
     }
   }
 
+  /** Forget the conversation in this browser (and end it at the gateway): a new, empty chat. */
+  function resetConversation() {
+    forgetSession();
+    state.sessionId = null;
+    state.ready = false;
+    state.pending = [];
+    state.greeted = null;
+    state.languageChosen = false;
+    clearTimeout(state.historyTimer);
+    clearLog();
+    setHandoff("none");
+    renderStatus();
+  }
+
+  function onForget() {
+    var connected = state.ready && state.socket && state.connected;
+    if (connected) {
+      state.ending = true;
+      state.socket.emit("end_session", {});
+    }
+    resetConversation();
+    var note = renderMessage({ text: t("forgotten") }, "system");
+    if (note) {
+      note.classList.add(PREFIX + "__message--notice");
+    }
+    if (!connected && state.socket && state.socket.connected) {
+      state.socket.emit("session_request", { session_id: null, language_hints: browserLanguages() });
+    }
+    ui.input.focus();
+  }
+
   function onSubmit(event) {
     event.preventDefault();
     var text = ui.input.value.trim();
@@ -838,7 +1187,17 @@
       ui.input.focus();
       return;
     }
+    if (renderLength() === "over") {
+      // Not sent, not cut: the text stays for the user to shorten, and the note says why.
+      clearTimeout(state.lengthTimer);
+      state.lengthZone = "over";
+      announce(ui.counter.textContent);
+      ui.input.focus();
+      return;
+    }
     ui.input.value = "";
+    state.lengthZone = "ok";
+    renderLength();
     sendMessage(text, text, null);
     ui.input.focus();
   }
@@ -851,6 +1210,7 @@
     if (!state.languageTimer) {
       state.languageBefore = state.language;
     }
+    state.languageChosen = true;
     applyLanguage(code);
     // Some browsers fire `change` on every arrow key press: send once the choice settles.
     clearTimeout(state.languageTimer);
@@ -876,8 +1236,13 @@
       if (!isSupported(config["default"])) {
         config["default"] = config.languages[0].code;
       }
+      if (Number(config.max_message_chars) > 0) {
+        state.maxChars = Number(config.max_message_chars);
+      }
       buildUi();
-      applyLanguage(config["default"]);
+      applyLanguage(preferredLanguage());
+      var idleHours = Number(config.session_idle_hours) > 0 ? Number(config.session_idle_hours) : DEFAULT_IDLE_HOURS;
+      state.sessionId = storedSession(idleHours);
       if (readStorage(sessionStore(), OPEN_KEY) === "1") {
         openPanel(false); // reopen after a reload, without taking the focus
       } else if (state.sessionId) {
@@ -895,7 +1260,8 @@
     send: function (text) { sendMessage(String(text), String(text), null); },
     renderMessage: function (message, sender) { return renderMessage(message, sender || "bot"); },
     get language() { return state.language; },
-    get sessionId() { return state.sessionId; }
+    // Only for pages that opt in (data-expose-session): the id is a key to the conversation.
+    get sessionId() { return EXPOSE_SESSION ? state.sessionId : null; }
   };
   window.EspooChat = api;
 

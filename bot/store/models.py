@@ -13,9 +13,11 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import declarative_base, relationship
 
@@ -50,13 +52,24 @@ class Conversation(Base):
     offered_payloads = Column(JSON, nullable=False, default=list)
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow, onupdate=utcnow)
+    # Set when the user ended it ("end and forget" in the widget): its session id no longer restores it.
+    ended_at = Column(DateTime(timezone=True), nullable=True)
+    # Whether the user's chat is still open, for the advisers (bot/store/client_presence.py):
+    # the web chat widget's last connection (a new conversation: its first message) and
+    # disconnection; Telegram: when a message to the user was refused (they blocked the bot).
+    client_connected_at = Column(DateTime(timezone=True), nullable=True, default=utcnow)
+    client_disconnected_at = Column(DateTime(timezone=True), nullable=True)
+    client_blocked_at = Column(DateTime(timezone=True), nullable=True)
 
     messages = relationship("Message", back_populates="conversation", order_by="Message.id")
 
 
 class Message(Base):
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        Index("ix_messages_status_created_at", "status", "created_at"),
+    )
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     conversation_id = Column(String(32), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False)
@@ -68,7 +81,8 @@ class Message(Base):
     # Buttons, custom payloads, attachments of a reply.
     payload = Column(JSON, nullable=True)
     language = Column(String(16), nullable=True)
-    # received -> answered | failed (in); sent (out)
+    # in: received -> answered | failed | to_adviser, or refused (empty, too long: no text kept);
+    # out: sent, event (a handoff event line)
     status = Column(String(16), nullable=False, default="received")
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
 
@@ -113,25 +127,56 @@ class AdviserSession(Base):
 
 
 class SignInFailure(Base):
-    """Failed sign-ins, counted per username and per client address to slow down guessing."""
+    """Sign-in attempts being checked, and the failed ones (bot/console/auth.py): counted
+    per username, per client address, and per trusted device, to slow down guessing.
+    An attempt is stored *before* its password is checked, so that parallel guesses
+    count against each other."""
 
     __tablename__ = "sign_in_failures"
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     username = Column(String(64), nullable=False, index=True)
     client = Column(String(64), nullable=False, index=True)
+    # The trusted device (SignInDevice.token_hash) the attempt came from, if any: such
+    # attempts count only against that device, not against the username or address.
+    device = Column(String(64), nullable=True, index=True)
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+
+
+class SignInDevice(Base):
+    """A browser an adviser signed in from before (OWASP's "device cookie"): the cookie
+    holds a random token, the database its SHA-256. Sign-ins from it are exempt from the
+    lock-out of untrusted clients, so nobody can lock an adviser out of their own account."""
+
+    __tablename__ = "sign_in_devices"
+
+    token_hash = Column(String(64), primary_key=True)
+    adviser_id = Column(Integer, ForeignKey("advisers.id", ondelete="CASCADE"), nullable=False, index=True)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    expires_at = Column(DateTime(timezone=True), nullable=False)
+
+
+# Handoff statuses that end a handoff (bot/handoff/store.py); any other status is open.
+# `duplicate`: a second open handoff of one conversation, ended by migration 0005.
+HANDOFF_ENDED = ("closed", "user_left", "contact_requested", "declined", "duplicate")
+OPEN_HANDOFF = text("status NOT IN ({})".format(", ".join(f"'{s}'" for s in HANDOFF_ENDED)))
 
 
 class Handoff(Base):
     """One request for a person and what became of it.
 
     waiting -> with_adviser -> closed; waiting -> user_left | timeout;
-    outside_hours | no_adviser -> contact_requested | declined.
+    with_adviser -> adviser_timeout (the adviser stopped answering);
+    outside_hours | no_adviser | timeout | adviser_timeout -> contact_requested | declined.
+    A conversation has at most one open handoff (a partial unique index).
     """
 
     __tablename__ = "handoffs"
-    __table_args__ = (Index("ix_handoffs_status_requested_at", "status", "requested_at"),)
+    __table_args__ = (
+        Index("ix_handoffs_status_requested_at", "status", "requested_at"),
+        Index("uq_handoffs_open_conversation", "conversation_id", unique=True,
+              sqlite_where=OPEN_HANDOFF, postgresql_where=OPEN_HANDOFF),
+    )
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     conversation_id = Column(String(32), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False,
@@ -147,6 +192,9 @@ class Handoff(Base):
     claimed_at = Column(DateTime(timezone=True), nullable=True)
     ended_at = Column(DateTime(timezone=True), nullable=True)
     adviser_id = Column(Integer, ForeignKey("advisers.id", ondelete="SET NULL"), nullable=True, index=True)
+    # The adviser's last action in this chat (taking it, a message, a transfer): the
+    # adviser inactivity timeout counts from here.
+    adviser_active_at = Column(DateTime(timezone=True), nullable=True)
     # The catalogue topic the adviser chose when closing.
     outcome_topic = Column(String(64), nullable=True)
     # The queue position the user was last told (to tell them only when it changes).
@@ -221,6 +269,18 @@ class UnresolvedQuestion(Base):
     label_intent = Column(String(64), nullable=True)
     labelled_by = Column(String(64), nullable=True)
     labelled_at = Column(DateTime(timezone=True), nullable=True)
+
+
+class FeedbackClaim(Base):
+    """That a message got its 👍/👎 (kind answer) or rating: one per message and kind, so
+    two parallel clicks cannot both be counted. Goes with the message (retention)."""
+
+    __tablename__ = "feedback_claims"
+    __table_args__ = (PrimaryKeyConstraint("message_id", "kind"),)
+
+    message_id = Column(Integer, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False)
+    kind = Column(String(8), nullable=False)
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
 
 
 class Feedback(Base):

@@ -3,14 +3,16 @@ gateway calls these through a worker thread)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot.store.client_presence import ClientTimes, client_times, mark_client
 from bot.store.db import Database
-from bot.store.models import Conversation, Message
+from bot.store.models import Conversation, FeedbackClaim, Message, as_utc, utcnow
 
 # How many button payloads a conversation remembers as "offered".
 OFFERED_PAYLOADS_KEPT = 80
@@ -83,6 +85,40 @@ class ConversationStore:
                 kept = [p for p in conversation.offered_payloads or [] if p not in offered] + offered
                 conversation.offered_payloads = kept[-OFFERED_PAYLOADS_KEPT:]
 
+    def last_activity(self, conversation_id: str) -> datetime:
+        """The later of the conversation's last change and its last message."""
+        with self.db.session() as session:
+            conversation = session.get(Conversation, conversation_id)
+            last_message = session.execute(
+                select(func.max(Message.created_at)).where(Message.conversation_id == conversation_id)
+            ).scalar_one_or_none()
+            moments = [as_utc(m) for m in (conversation.updated_at, last_message) if m is not None]
+            return max(moments)
+
+    def end_conversation(self, conversation_id: str) -> None:
+        with self.db.session() as session:
+            session.get(Conversation, conversation_id).ended_at = utcnow()
+
+    def strand_received(self, older_than: timedelta) -> list[tuple[int, str]]:
+        """User messages left 'received' for longer than `older_than` (their turn died with a
+        process) are marked failed; [(message id, conversation id)] of those this call marked.
+        Each is a conditional UPDATE, so of several gateways sweeping at once one marks each."""
+        cutoff = utcnow() - older_than
+        marked: list[tuple[int, str]] = []
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Message.id, Message.conversation_id).where(
+                    Message.status == "received", Message.direction == "in", Message.created_at < cutoff)
+                .order_by(Message.id)
+            ).all()
+            for message_id, conversation_id in rows:
+                result = session.execute(
+                    update(Message).where(Message.id == message_id, Message.status == "received")
+                    .values(status="failed").execution_options(synchronize_session=False))
+                if result.rowcount == 1:
+                    marked.append((message_id, conversation_id))
+        return marked
+
     def history(self, conversation_id: str, limit: int = 200) -> list[Message]:
         with self.db.session() as session:
             rows = session.execute(
@@ -96,16 +132,20 @@ class ConversationStore:
             return session.get(Message, message_id)
 
     def claim_feedback(self, message_id: int, kind: str) -> bool:
-        """Mark a message's 👍/👎 or rating as given; False if it already was."""
-        with self.db.session() as session:
-            message = session.get(Message, message_id)
-            payload = dict(message.payload or {})
-            given = set(payload.get("feedback_given") or [])
-            if kind in given:
-                return False
-            payload["feedback_given"] = sorted(given | {kind})
-            message.payload = payload
-            return True
+        """Mark a message's 👍/👎 or rating as given; False if it already was. The
+        primary key of feedback_claims decides between parallel clicks; the
+        `feedback_given` marker in the payload only tells the widget's history."""
+        try:
+            with self.db.session() as session:
+                session.add(FeedbackClaim(message_id=message_id, kind=kind))
+                session.flush()
+                message = session.get(Message, message_id)
+                payload = dict(message.payload or {})
+                payload["feedback_given"] = sorted(set(payload.get("feedback_given") or []) | {kind})
+                message.payload = payload
+                return True
+        except IntegrityError:
+            return False
 
     def user_text_before(self, conversation_id: str, message_id: int) -> str | None:
         """The user's message that the message `message_id` answered."""
@@ -114,3 +154,11 @@ class ConversationStore:
                 select(Message.text).where(Message.conversation_id == conversation_id, Message.id < message_id,
                                            Message.direction == "in").order_by(Message.id.desc()).limit(1)
             ).scalar_one_or_none()
+
+    def mark_client(self, channel: str, external_id: str, event: str) -> None:
+        """The user's chat `connected`, `disconnected` (web chat) or `blocked` the bot (Telegram)."""
+        mark_client(self.db, channel, external_id, event)
+
+    def client_times(self, conversation_ids: list[str]) -> dict[str, ClientTimes]:
+        """Connection times and when the user last wrote, per conversation (bot/store/client_presence.py)."""
+        return client_times(self.db, conversation_ids)

@@ -13,10 +13,27 @@
     Object.keys(values || {}).forEach(function (k) { s = s.split("{" + k + "}").join(values[k]); });
     return s;
   }
+  // Numbers with spaces or dots inside ("040 123 4567", "3.2.2026") keep their order in
+  // right-to-left text: each is isolated left to right. Text only, never HTML.
+  var NUMBER_RUN = /\+?\d+(?:[ .\-\/]\d+)+/g;
+  function fillBidi(node, text) {
+    var last = 0;
+    text.replace(NUMBER_RUN, function (match, offset) {
+      if (offset > last) node.appendChild(document.createTextNode(text.slice(last, offset)));
+      var run = document.createElement("bdi");
+      run.setAttribute("dir", "ltr");
+      run.textContent = match;
+      node.appendChild(run);
+      last = offset + match.length;
+      return match;
+    });
+    if (last < text.length) node.appendChild(document.createTextNode(text.slice(last)));
+  }
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) {
       if (k === "text") node.textContent = attrs[k];
+      else if (k === "bidiText") fillBidi(node, attrs[k]);
       else if (k === "onclick") node.addEventListener("click", attrs[k]);
       else if (attrs[k] !== null && attrs[k] !== undefined && attrs[k] !== false) node.setAttribute(k, attrs[k]);
     });
@@ -68,22 +85,83 @@
       el("p", { text: t("signed_in_as", { name: me.name }) }),
       el("p", {}, [available, el("label", { for: "available", text: " " + t("available") })]),
       el("p", {}, [el("label", { for: "ui-language", text: t("ui_language") + " " }), ui]),
+      passwordForm(),
       signOut,
     ]));
-    root.appendChild(el("p", { id: "status-message", role: "status", "aria-live": "polite", class: "status" }));
-    root.appendChild(el("p", { id: "hours", class: "hours" }));
-    root.appendChild(el("div", { class: "columns" }, [
-      el("nav", { "aria-label": t("queue") }, [
-        section("queue", t("queue")), section("mine", t("my_chats")), section("others", t("others_chats")),
-        section("contacts", t("contact_requests")),
+    // Everything below the header is in the page's one main landmark; each list and the chat
+    // is a region of its own (a section named by its heading).
+    root.appendChild(el("main", { id: "main" }, [
+      el("p", { id: "status-message", role: "status", "aria-live": "polite", class: "status" }),
+      el("p", { id: "hours", class: "hours" }),
+      el("div", { class: "columns" }, [
+        el("div", { class: "lists" }, [
+          section("queue", t("queue")), section("mine", t("my_chats")), section("others", t("others_chats")),
+          section("contacts", t("contact_requests")),
+        ]),
+        el("section", { id: "chat", "aria-label": t("transcript") }),
       ]),
-      el("main", { id: "chat", "aria-label": t("transcript") }),
     ]));
+  }
+  // A new password: the server ends the account's other sessions.
+  function passwordForm() {
+    var current = el("input", { type: "password", id: "current-password", autocomplete: "current-password",
+      required: "required", maxlength: "256" });
+    var fresh = el("input", { type: "password", id: "new-password", autocomplete: "new-password",
+      required: "required", minlength: "12", maxlength: "256" });
+    var form = el("form", { id: "password-form" }, [
+      el("label", { for: "current-password", text: t("current_password") }), current,
+      el("label", { for: "new-password", text: t("new_password") }), fresh,
+      el("button", { type: "submit", id: "save-password", text: t("save_password") }),
+    ]);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      api("POST", "password", { current: current.value, "new": fresh.value }).then(function (result) {
+        if (result._status === 200) {
+          current.value = ""; fresh.value = "";
+          announce(t("password_changed"));
+        } else if (result._status === 429) {
+          announce(t("password_throttled", { seconds: result.retry_after }));
+        } else {
+          announce(t(result.error === "password_too_short" ? "password_too_short" : "wrong_password"));
+        }
+      });
+    });
+    return el("details", { class: "password" }, [el("summary", { text: t("change_password") }), form]);
   }
   function section(id, title) {
     return el("section", { "aria-labelledby": id + "-title" }, [
       el("h2", { id: id + "-title", text: title }), el("ul", { id: id, class: "items" }),
     ]);
+  }
+
+  // --- is the user still there (bot/console/presence.py) ---------------------
+  function presenceText(client) {
+    if (!client) return "";
+    var parts = [];
+    if (client.state === "open") parts.push(t("client.open"));
+    if (client.state === "closed") parts.push(t("client.closed", { minutes: client.minutes }));
+    if (client.state === "blocked") parts.push(t("client.blocked"));
+    var wrote = client.last_wrote_minutes;
+    if (typeof wrote === "number") {
+      parts.push(wrote < 1 ? t("client.last_wrote_now") : t("client.last_wrote", { minutes: wrote }));
+    }
+    return parts.join(" · ");
+  }
+  function presenceNode(client, id) {
+    return el("span", { class: "presence" + (client && client.state ? " presence-" + client.state : ""), id: id,
+      "data-state": client && client.state ? client.state : null, text: presenceText(client) });
+  }
+  function queued(id) {
+    if (!state.queue) return null;
+    var all = state.queue.waiting.concat(state.queue.mine, state.queue.others);
+    for (var i = 0; i < all.length; i++) { if (all[i].id === id) return all[i]; }
+    return null;
+  }
+  function updateChatPresence() {
+    var line = document.getElementById("chat-presence");
+    var item = state.selected === null ? null : queued(state.selected);
+    if (!line) return;
+    line.replaceWith(presenceNode(item ? item.client : null, "chat-presence"));
   }
 
   // --- queue ----------------------------------------------------------------
@@ -99,7 +177,9 @@
       open,
       item.speaks ? el("span", { class: "badge", text: t("speaks_your_language") }) : null,
       el("span", { class: "details", text: details.join(" · ") }),
-      item.preview ? el("q", { class: "preview", lang: item.language, dir: item.direction, text: item.preview }) : null,
+      presenceNode(item.client),
+      item.preview ? el("q", { class: "preview", lang: item.language, dir: item.direction, bidiText: item.preview })
+        : null,
     ]);
   }
   function fill(id, items, empty, withAdviser) {
@@ -116,6 +196,7 @@
       fill("queue", queue.waiting, t("no_waiting"));
       fill("mine", queue.mine, t("no_chats"));
       fill("others", queue.others, "–", true);
+      updateChatPresence();
     });
   }
   function refreshContacts() {
@@ -135,10 +216,45 @@
           el("span", { class: "details", text: [t("columns.contact_language") + ": " + r.language_name,
             t("channels." + r.channel), r.topic_title || "", new Date(r.created_at).toLocaleString()]
             .filter(Boolean).join(" · ") }),
+          r.question ? el("span", { class: "question" }, [
+            el("span", { class: "label", text: t("contact.question") + ": " }),
+            el("q", { class: "preview", lang: r.question.language, dir: r.question.direction,
+              bidiText: r.question.text }),
+          ]) : null,
+          contactConversation(r),
           handled,
         ]));
       });
     });
+  }
+
+  // The conversation before a contact request (masked), shown on demand under the request.
+  function contactConversation(r) {
+    var panelId = "contact-conversation-" + r.id;
+    var panel = el("div", { id: panelId, class: "contact-conversation", hidden: "hidden" });
+    var toggle = el("button", { type: "button", class: "secondary show-conversation", "aria-expanded": "false",
+      "aria-controls": panelId, text: t("contact.show_conversation") });
+    toggle.addEventListener("click", function () {
+      var open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", String(open));
+      toggle.textContent = t(open ? "contact.hide_conversation" : "contact.show_conversation");
+      panel.hidden = !open;
+      if (!open) return;
+      panel.textContent = t("contact.loading");
+      api("GET", "contact-requests/" + r.id + "/conversation").then(function (data) {
+        panel.textContent = "";
+        var titleId = panelId + "-title";
+        panel.appendChild(el("h3", { id: titleId, text: t("contact.conversation") }));
+        if (!data.messages || !data.messages.length) {
+          panel.appendChild(el("p", { text: t("contact.no_conversation") }));
+          return;
+        }
+        var log = el("ol", { class: "transcript", tabindex: "0", "aria-labelledby": titleId });
+        data.messages.forEach(function (m) { log.appendChild(messageNode(m)); });
+        panel.appendChild(log);
+      });
+    });
+    return el("div", { class: "contact-more" }, [toggle, panel]);
   }
 
   // --- one conversation -------------------------------------------------------
@@ -147,7 +263,7 @@
       return el("li", { class: "message event", text: t("events." + m.event, { adviser: m.adviser || "" }) });
     }
     var who = t("senders." + m.sender) + (m.adviser ? " " + m.adviser : "");
-    var body = el("div", { class: "text", lang: m.language, dir: m.script_direction, text: m.text || "" });
+    var body = el("div", { class: "text", lang: m.language, dir: m.script_direction, bidiText: m.text || "" });
     var buttons = m.buttons && m.buttons.length
       ? el("div", { class: "buttons", lang: m.language, dir: m.script_direction, text: "[" + m.buttons.join("] [") + "]" })
       : null;
@@ -170,13 +286,20 @@
         text: t("transcript") + ": " + h.language_name + " · " + t("channels." + h.channel) + " · " +
           t("statuses." + h.status) });
       chat.appendChild(heading);
-      var list = el("ol", { id: "transcript", "aria-live": "polite" });
+      // Whether the user is still there: from the queue (refreshed every 10 s); a chat no longer
+      // in the queue (closed, or the user left) shows nothing.
+      var item = queued(h.id);
+      chat.appendChild(el("p", { class: "chat-presence" }, [presenceNode(item ? item.client : null, "chat-presence")]));
+      // Focusable, so that the transcript can be scrolled with the keyboard.
+      var list = el("ol", { id: "transcript", class: "transcript", "aria-live": "polite", tabindex: "0",
+        "aria-labelledby": "chat-title" });
       data.messages.forEach(function (m) { list.appendChild(messageNode(m)); });
       chat.appendChild(list);
       if (h.status === "waiting") {
         chat.appendChild(el("button", { type: "button", id: "claim", text: t("claim"), onclick: claim }));
       }
       if (data.mine) chat.appendChild(actions());
+      if (data.can_manage) chat.appendChild(adminActions());
       list.scrollTop = list.scrollHeight;
       if (focus) heading.focus();
     });
@@ -190,6 +313,23 @@
         if (reply) reply.focus();
       });
     });
+  }
+  // An admin on another adviser's chat: take it over, or put it back in the queue.
+  function adminActions() {
+    function act(path, done) {
+      return function () {
+        api("POST", "handoffs/" + state.selected + "/" + path).then(function (result) {
+          announce(result._status === 200 ? t(done) : t("error"));
+          refreshQueue();
+          refreshChat(false);
+        });
+      };
+    }
+    return el("div", { class: "actions admin-actions" }, [
+      el("p", { text: t("admin_actions") }),
+      el("button", { type: "button", id: "take-over", text: t("take_over"), onclick: act("take-over", "take_over_done") }),
+      el("button", { type: "button", id: "requeue", text: t("requeue"), onclick: act("requeue", "requeue_done") }),
+    ]);
   }
   function actions() {
     var reply = el("textarea", { id: "reply", rows: "3", maxlength: "4000" });
