@@ -9,13 +9,13 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.language.catalog import load_catalog
-from bot.language.decision import META_CHOICE, META_CONVERSATION, META_HINT, normalise_tag
+from bot.language.decision import META_CHOICE, META_CONVERSATION, hint_tags, normalise_tag
 
 SESSION_METADATA_SLOT = "session_started_metadata"
 
 
 def initial_language(metadata: dict[str, Any], carried: str | None, resumed: bool) -> str:
-    """Explicit choice > the conversation's language > the channel's hint > the default.
+    """Explicit choice > the conversation's language > the channel's hints > the default.
 
     A resumed conversation (a new session of the same user) keeps its language.
     """
@@ -26,7 +26,7 @@ def initial_language(metadata: dict[str, Any], carried: str | None, resumed: boo
     ]
     if resumed:
         candidates.append(carried)
-    candidates.append(normalise_tag(metadata.get(META_HINT)))
+    candidates.extend(hint_tags(metadata))
     for code in candidates:
         if catalog.is_supported(code):
             return code

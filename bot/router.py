@@ -42,9 +42,10 @@ from bot.handoff.service import (
     STOP,
     HandoffService,
 )
+from bot.insights.choices import chosen_topic, previous_question
 from bot.insights.log import InsightsLog, top_intents
 from bot.language.catalog import load_catalog
-from bot.language.decision import normalise_tag
+from bot.language.decision import META_HINTS, normalise_tag, valid_hints
 from bot.limits import Limits
 from bot.privacy.masking import mask
 from bot.rasa_client import AssistantUnavailable, RasaClient
@@ -123,6 +124,8 @@ class _Progress:
     language: str
     choice: str | None = None
     hint: str | None = None
+    # The browser's languages as sent, validated (bot.language.decision.valid_hints): Rasa weighs them all.
+    hints: list[str] = field(default_factory=list)
     conversation_id: str | None = None
     message_id: int | None = None
 
@@ -198,7 +201,7 @@ class Router:
         "something went wrong" in the user's language and marks the message failed."""
         started = time.monotonic()
         hint, choice = choose_hint(language_hint, language_hints), normalise_tag(language_choice)
-        progress = _Progress(self._current_language(None, choice, hint), choice, hint)
+        progress = _Progress(self._current_language(None, choice, hint), choice, hint, valid_hints(language_hints))
         try:
             turn = await self._admit(channel, external_id, client, progress)
             if turn is None:
@@ -222,7 +225,7 @@ class Router:
         start: once the conversation has messages, nothing. If the assistant cannot be reached
         the user hears nothing yet; their first message gets the usual answer."""
         hint = choose_hint(language_hint, language_hints)
-        progress = _Progress(self._current_language(None, None, hint), None, hint)
+        progress = _Progress(self._current_language(None, None, hint), None, hint, valid_hints(language_hints))
         try:
             turn = await self._admit(channel, external_id, client, progress)
             if turn is None:
@@ -238,7 +241,8 @@ class Router:
         language = self._current_language(conversation.language, None, progress.hint)
         if await to_thread.run_sync(self.store.history, conversation.id, 1):
             return Turn(conversation.id, language, [])
-        metadata = {k: v for k, v in {"channel": channel, "language_hint": progress.hint}.items() if v}
+        metadata = {k: v for k, v in {"channel": channel, "language_hint": progress.hint,
+                                      META_HINTS: progress.hints}.items() if v}
         try:
             raw_replies = await self.rasa.send(conversation.id, GREETING_PAYLOAD, metadata)
         except AssistantUnavailable:
@@ -311,6 +315,7 @@ class Router:
             "channel": channel,
             "conversation_language": conversation.language,
             "language_hint": hint,
+            META_HINTS: progress.hints,
             "language_choice": choice,
         }
         metadata = {k: v for k, v in metadata.items() if v}
@@ -337,6 +342,11 @@ class Router:
         if self.insights is not None and parse:
             turn.deferred.append(lambda: to_thread.run_sync(lambda: self.insights.record_turn(
                 conversation.id, channel=channel, parse_data=parse, text=said)))
+        if self.insights is not None and (chosen := chosen_topic(text)):
+            # A "did you mean" button: the question typed before it becomes a labelled example.
+            turn.deferred.append(lambda: to_thread.run_sync(lambda: self.insights.record_choice(
+                conversation.id, channel=channel, topic=chosen, language=language,
+                question=previous_question(self.store, conversation.id, message_id))))
         if isinstance(request, dict) and self.handoff is not None:
             conversation.language = language
             reason = str(request.get("reason") or "user_request")

@@ -2,7 +2,10 @@
 
 Sections and columns are stable; compare runs line by line.
 
-1. NLU held-out: top-1 accuracy and macro F1 per language (tests/nlu/heldout).
+1. NLU held-out: top-1 accuracy and macro F1 per language (tests/nlu/heldout, cleaned
+   of near-duplicates of training: scripts/near_duplicates.py); "did you mean": how often
+   the right topic is among the offered buttons (every service-topic message, and the
+   ones that fall back); the development sets (tests/nlu/dev) per language and per kind.
 2. Language on short messages (shared/langid-data and the held-out sets):
    raw seeded langdetect, the component's detector (its best guess), and the
    component's decision without context (a new conversation) and inside a
@@ -30,11 +33,23 @@ from pathlib import Path
 from bot.language import LanguageDecider, load_catalog
 from bot.paths import PROJECT_ROOT
 from scripts.model import model_path
-from scripts.nlu_eval import evaluate, heldout_sets
+from scripts.nlu_data import DEV_KINDS
+from scripts.nlu_eval import (
+    DEV,
+    HELDOUT,
+    did_you_mean_recall,
+    evaluate,
+    heldout_sets,
+    load_agent,
+    topic_titles_by_language,
+)
 from tests.helpers import running_gateway, running_servers
 
+# shared/ beside the project (/work/main), or two levels up from a worktree (/work/wt/<name>).
 LANGID_DIR = Path(
-    os.environ.get("LANGID_DATA", PROJECT_ROOT.parent / "shared" / "langid-data" / "main")
+    os.environ.get("LANGID_DATA", next(
+        (p for p in (PROJECT_ROOT.parent / "shared", PROJECT_ROOT.parent.parent / "shared") if p.exists()),
+        PROJECT_ROOT.parent / "shared") / "langid-data" / "main")
 )
 LANGID_SETS = ("single-words", "word-pairs", "sentences")
 OTHER_LANGUAGES = ("tr", "es", "ku", "ckb")
@@ -79,10 +94,32 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def nlu_section(model: Path) -> None:
+    agent = load_agent(model)
+    languages = load_catalog().supported
+    heldout = evaluate(model, languages, HELDOUT, agent)
     print("== NLU held-out (top-1 intent)")
     print(f"{'language':<9}{'examples':>9}{'accuracy':>10}{'macro_f1':>10}")
-    for language, (score, _) in evaluate(model, load_catalog().supported).items():
+    for language, (score, _) in heldout.items():
         print(f"{language:<9}{score.examples:>9}{score.accuracy:>10.3f}{score.macro_f1:>10.3f}")
+
+    titles = topic_titles_by_language(languages)
+    print("== Did you mean (held-out: the right topic among the offered buttons)")
+    print(f"{'language':<9}{'topical':>9}{'top3':>8}{'fell_back':>11}{'rescued':>9}")
+    for language, (_, predictions) in heldout.items():
+        recall, fell, rescued = did_you_mean_recall(predictions, titles[language])
+        topical = sum(p.expected in titles[language] for p in predictions)
+        rescued_cell = f"{rescued:>9.3f}" if fell else f"{'n/a':>9}"
+        print(f"{language:<9}{topical:>9}{recall:>8.3f}{fell:>11}{rescued_cell}")
+
+    print("== NLU development sets (top-1 intent, per kind of message)")
+    print(f"{'language':<9}{'examples':>9}{'accuracy':>10}{'macro_f1':>10}" + "".join(f"{k:>14}" for k in DEV_KINDS))
+    for language, (score, predictions) in evaluate(model, languages, DEV, agent).items():
+        kinds = []
+        for kind in DEV_KINDS:
+            of_kind = [p for p in predictions if p.kind == kind]
+            kinds.append(f"{sum(p.intent == p.expected for p in of_kind) / len(of_kind):>14.3f}" if of_kind
+                         else f"{'n/a':>14}")
+        print(f"{language:<9}{score.examples:>9}{score.accuracy:>10.3f}{score.macro_f1:>10.3f}" + "".join(kinds))
 
 
 def language_section() -> None:

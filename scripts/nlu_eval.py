@@ -1,6 +1,8 @@
-"""Held-out NLU evaluation: top-1 intent accuracy and macro F1 per language.
+"""NLU evaluation: top-1 intent accuracy and macro F1 per language.
 
-The held-out sets in tests/nlu/heldout/<lang>.yml are never trained on.
+The held-out sets (tests/nlu/heldout/<lang>.yml) are never trained on and never
+tuned on: only the floor tests and `make bench` read them. Tuning reads the
+development sets (tests/nlu/dev/<lang>.yml): `evaluate(model, data=DEV)`.
 """
 
 from __future__ import annotations
@@ -12,27 +14,11 @@ from pathlib import Path
 
 import yaml
 
-from bot.paths import PROJECT_ROOT
+from scripts.nlu_data import HELDOUT_DIR, dev_sets, heldout_sets, load_examples
 
-HELDOUT_DIR = PROJECT_ROOT / "tests" / "nlu" / "heldout"
+__all__ = ["HELDOUT_DIR", "dev_sets", "heldout_sets", "load_examples"]
+
 FALLBACK = "nlu_fallback"
-
-
-def load_examples(path: Path) -> list[tuple[str, str]]:
-    """(text, intent) pairs of a Rasa NLU YAML file."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    pairs = []
-    for block in data.get("nlu", []):
-        for line in block["examples"].splitlines():
-            line = line.strip()
-            if line.startswith("- "):
-                pairs.append((line[2:].strip(), block["intent"]))
-    return pairs
-
-
-def heldout_sets(languages: list[str] | None = None) -> dict[str, list[tuple[str, str]]]:
-    sets = {p.stem: load_examples(p) for p in sorted(HELDOUT_DIR.glob("*.yml"))}
-    return {k: v for k, v in sets.items() if languages is None or k in languages}
 
 
 @dataclass
@@ -46,6 +32,10 @@ class Prediction:
     top_confidence: float
     second_confidence: float
     language: dict = field(default_factory=dict)
+    # The real intents (nlu_fallback left out), best first: [(name, confidence)].
+    ranking: list[tuple[str, float]] = field(default_factory=list)
+    # The development sets' kind of message (plain, short, typos, ...).
+    kind: str | None = None
 
 
 def macro_f1(pairs: list[tuple[str, str]]) -> float:
@@ -80,9 +70,9 @@ def load_agent(model: Path):
     return agent
 
 
-async def _predict(agent, examples: list[tuple[str, str]]) -> list[Prediction]:
+async def _predict(agent, examples: list[tuple[str, str]], kinds: list[str] | None = None) -> list[Prediction]:
     out = []
-    for text, expected in examples:
+    for index, (text, expected) in enumerate(examples):
         result = await agent.parse_message(text)
         ranking = [r for r in result.get("intent_ranking", []) if r["name"] != FALLBACK]
         top = ranking[0] if ranking else {"name": result["intent"]["name"], "confidence": 0.0}
@@ -97,13 +87,15 @@ async def _predict(agent, examples: list[tuple[str, str]]) -> list[Prediction]:
                 top["confidence"],
                 second,
                 result.get("language", {}),
+                [(r["name"], r["confidence"]) for r in ranking],
+                kinds[index] if kinds else None,
             )
         )
     return out
 
 
-def predict(agent, examples: list[tuple[str, str]]) -> list[Prediction]:
-    return asyncio.run(_predict(agent, examples))
+def predict(agent, examples: list[tuple[str, str]], kinds: list[str] | None = None) -> list[Prediction]:
+    return asyncio.run(_predict(agent, examples, kinds))
 
 
 @dataclass
@@ -127,13 +119,22 @@ def score(language: str, predictions: list[Prediction]) -> LanguageScore:
     )
 
 
+HELDOUT, DEV = "heldout", "dev"
+
+
 def evaluate(
-    model: Path, languages: list[str] | None = None
+    model: Path, languages: list[str] | None = None, data: str = HELDOUT, agent=None,  # noqa: ANN001
 ) -> dict[str, tuple[LanguageScore, list[Prediction]]]:
-    agent = load_agent(model)
+    """Scores and predictions per language on the held-out sets, or on the development sets."""
+    agent = agent or load_agent(model)
     results = {}
-    for language, examples in heldout_sets(languages).items():
-        predictions = predict(agent, examples)
+    if data == DEV:
+        sets = {language: ([(e["text"], e["intent"]) for e in examples], [e["kind"] for e in examples])
+                for language, examples in dev_sets(languages).items()}
+    else:
+        sets = {language: (examples, None) for language, examples in heldout_sets(languages).items()}
+    for language, (examples, kinds) in sets.items():
+        predictions = predict(agent, examples, kinds)
         results[language] = (score(language, predictions), predictions)
     return results
 
@@ -144,3 +145,36 @@ def confusions(predictions: list[Prediction]) -> dict[tuple[str, str], int]:
         if p.intent != p.expected:
             counts[(p.expected, p.intent)] += 1
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def topic_titles_by_language(languages: list[str] | None = None) -> dict[str, dict[str, str]]:
+    """{language: {topic: title}}: the topics "did you mean" can offer, as actions/fallback.py names them."""
+    from actions.fallback import topic_titles
+    from bot.language.catalog import load_catalog
+    from bot.paths import PROJECT_ROOT
+
+    responses: dict = {}
+    for path in sorted((PROJECT_ROOT / "domain").rglob("*.yml")):
+        responses.update((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("responses") or {})
+    domain = {"responses": responses}
+    return {code: topic_titles(domain, code) for code in languages or load_catalog().supported}
+
+
+def offered_topics(prediction: Prediction, titles: dict[str, str], min_confidence: float | None = None) -> list[str]:
+    """The topics "did you mean" would offer for this message (config/fallback.yml)."""
+    from actions.fallback import suggestion_settings, suggestions
+
+    settings = suggestion_settings()
+    ranking = [{"name": name, "confidence": confidence} for name, confidence in prediction.ranking]
+    floor = settings["min_confidence"] if min_confidence is None else min_confidence
+    return suggestions(ranking, titles, int(settings["max_topics"]), float(floor))
+
+
+def did_you_mean_recall(predictions: list[Prediction], titles: dict[str, str]) -> tuple[float, int, float]:
+    """(share of service-topic messages whose topic is among the offered buttons, how many
+    messages fall back, and that share among them)."""
+    topical = [p for p in predictions if p.expected in titles]
+    offered = [p.expected in offered_topics(p, titles) for p in topical]
+    fell = [p for p in topical if p.intent == FALLBACK]
+    rescued = [p.expected in offered_topics(p, titles) for p in fell]
+    return (sum(offered) / max(len(topical), 1), len(fell), sum(rescued) / len(rescued) if rescued else float("nan"))

@@ -1,16 +1,17 @@
 """Train an NLU-only model per experiment config and print training time and
-held-out accuracy per language (docs/nlu.md records the results).
+accuracy per language on the development sets (docs/nlu.md records the results).
 
     python -m scripts.nlu_experiment docs/experiments/*.yml
     python -m scripts.nlu_experiment --timeout 1200 docs/experiments/lr_fold_char36.yml
 
 Every config is trained on the full training data (data/nlu, all languages) into
-models/experiments/<name>.tar.gz and evaluated on every held-out set in
-tests/nlu/heldout/. The output is a Markdown table, one row per config and one
-column per language: top-1 accuracy with `nlu_fallback` counted wrong, and the
-unweighted mean over the languages. A second table gives the classifier's best
-intent (fallback ignored). A training run longer than --timeout seconds is
-stopped and reported as such.
+models/experiments/<name>.tar.gz and evaluated on every development set in
+tests/nlu/dev/ (pipeline choices are tuning: never on the held-out sets). The
+output is a Markdown table, one row per config and one column per language:
+top-1 accuracy with `nlu_fallback` counted wrong, and the unweighted mean over
+the languages. A second table gives the classifier's best intent (fallback
+ignored). A training run longer than --timeout seconds is stopped and reported
+as such.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from bot.language.catalog import load_catalog
 from bot.paths import PROJECT_ROOT
-from scripts.nlu_eval import LanguageScore, evaluate, heldout_sets
+from scripts.nlu_eval import DEV, LanguageScore, dev_sets, evaluate
 
 OUT = PROJECT_ROOT / "models" / "experiments"
 
@@ -84,9 +85,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=1200, help="stop a training run after this many seconds")
     args = parser.parse_args(argv)
 
-    # The catalogue's order (fi, sv, en, ...), then any other held-out set.
+    # The catalogue's order (fi, sv, en, ...), then any other development set.
     supported = load_catalog().supported
-    available = list(heldout_sets())
+    available = list(dev_sets())
     languages = [c for c in supported if c in available] + [c for c in available if c not in supported]
     header = row("configuration", "train time", [*languages, "mean"])
     rule = "|" + "---|" * (len(languages) + 3)
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
             print(line, flush=True)
             continue
         scores: dict[str, LanguageScore] = {
-            language: s for language, (s, _) in evaluate(OUT / f"{config.stem}.tar.gz").items()
+            language: s for language, (s, _) in evaluate(OUT / f"{config.stem}.tar.gz", data=DEV).items()
         }
         acc = [scores[language].accuracy for language in languages]
         top1 = [scores[language].top1_accuracy for language in languages]

@@ -56,6 +56,24 @@ def test_messages_are_answered_in_their_language(gateway: Gateway, text: str, la
     client.close()
 
 
+@pytest.mark.parametrize(
+    ("custom", "language"),
+    [
+        ({"language": "de", "language_hints": ["de-DE", "sv-FI", "en-US"]}, "sv"),  # the first one it speaks
+        ({"language": "en", "language_hints": ["<b>fi</b>", "f" * 40, 12, None]}, "en"),  # not tags: ignored
+        ({"language": "en", "language_hints": ["de"] * 10 + ["sv"]}, "en"),  # only the first ten count
+        ({"language": "en", "language_hints": "sv"}, "en"),  # not a list: ignored
+    ],
+)
+def test_the_browsers_languages_are_hints_in_their_order(gateway: Gateway, custom: dict, language: str) -> None:
+    """The widget sends navigator.languages as customData.language_hints; "ok" says nothing
+    about its language, so the first hint the assistant speaks decides."""
+    client = ChatClient(gateway.url)
+    replies = client.say("ok", **custom)
+    assert replies and all(r["metadata"]["language"] == language for r in replies), replies
+    client.close()
+
+
 def test_buttons_arrive_as_quick_replies(gateway: Gateway) -> None:
     client = ChatClient(gateway.url)
     replies = client.say("what can you do")

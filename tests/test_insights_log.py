@@ -232,3 +232,56 @@ def test_feedback_and_thumbs_down_as_negative_feedback(log: InsightsLog, databas
     assert negative.answer == "Kela laskee määrän, soita [phone]"
     assert negative.topic == "benefit_amount"
     assert [q.id for q in log.questions_of("c1")] == [negative.id]
+
+
+# --- "did you mean": the user's choice labels their question --------------------------------------
+
+
+def test_a_did_you_mean_choice_labels_the_question_it_answers(log: InsightsLog, database: Database) -> None:
+    from bot.insights.inbox import Inbox
+    from bot.insights.log import CHOSEN_BY_USER
+
+    log.record("c2", channel="webchat", reason=NLU_FALLBACK, text="other conversation", at=NOW - timedelta(minutes=1))
+    log.record("c1", channel="webchat", reason=AMBIGUOUS, text="yesterday's", at=NOW - timedelta(days=1))
+    asked = log.record_turn("c1", channel="webchat", parse_data=parse(
+        "en päässyt tapaamiseen, soita 0401234567", [("missed_obligation", 0.15), ("appointment", 0.12)],
+        fallback=True), at=NOW - timedelta(minutes=2))
+    labelled = log.record_choice("c1", channel="webchat", topic="missed_obligation", language="fi",
+                                 question="en päässyt tapaamiseen, soita 0401234567")
+    assert labelled == asked
+    by_id = {r.id: r for r in rows(database)}
+    row = by_id[asked]
+    assert (row.label_status, row.label_intent, row.labelled_by) == ("labelled", "missed_obligation", CHOSEN_BY_USER)
+    assert row.text == "en päässyt tapaamiseen, soita [phone]"
+    assert [r.label_status for r in by_id.values() if r.id != asked] == ["new", "new"]
+    examples = Inbox(database, intents={"missed_obligation", "appointment"}).labelled_examples("fi")
+    assert examples == {"fi": {"missed_obligation": ["en päässyt tapaamiseen, soita [phone]"]}}
+
+
+def test_a_choice_without_a_logged_question_logs_it_masked(log: InsightsLog, database: Database) -> None:
+    assert log.record_choice("c3", channel="telegram", topic="appointment", language="en") is None
+    log.record_choice("c3", channel="telegram", topic="appointment", language="en",
+                      question="move my meeting, mail me at anna@example.com")
+    [row] = rows(database)
+    assert (row.reason, row.label_status, row.label_intent, row.language) == (
+        NLU_FALLBACK, "labelled", "appointment", "en")
+    assert row.text == "move my meeting, mail me at [email]"
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ('/missed_obligation{"did_you_mean":"missed_obligation"}', "missed_obligation"),
+        ('/appointment{"did_you_mean": "appointment"}', "appointment"),
+        ('/help{"topic_group": "benefits"}', None),
+        ("/appointment", None),
+        ("missed_obligation", None),
+        ("", None),
+    ],
+)
+def test_a_did_you_mean_payload_is_known_by_its_shape(text: str, topic: str | None) -> None:
+    from actions.fallback import did_you_mean_payload
+    from bot.insights.choices import chosen_topic
+
+    assert chosen_topic(text) == topic
+    assert chosen_topic(did_you_mean_payload("pay_subsidy")) == "pay_subsidy"

@@ -153,7 +153,7 @@ def test_one_or_two_words_keep_the_conversation_language(
 
 
 def test_channel_hint_applies_when_nothing_else_decides(decider: LanguageDecider) -> None:
-    decision = decider.decide("hej", {"language_hint": "sv-FI"})
+    decision = decider.decide("ok", {"language_hint": "sv-FI"})
     assert (decision.code, decision.source) == ("sv", "hint")
 
 
@@ -288,3 +288,99 @@ def test_romanized_writing_does_not_switch_a_non_latin_conversation(decider: Lan
     decision = decider.decide("could you tell me how to register as an unemployed jobseeker",
                               {"conversation_language": "fa"})
     assert (decision.code, decision.source) == ("en", "detected")
+
+
+# a conversation's first message ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("здравствуйте", "ru"),
+        ("привіт", "uk"),
+        ("что такое starttiraha", "ru"),  # the Finnish service word does not make it "too short"
+        ("مرحبا", "ar"),
+        ("شو يعني starttiraha", "ar"),
+        ("درود", "fa"),
+        ("你好", "zh"),
+        ("kotoutumiskoulutus怎么报名", "zh"),
+        ("hej", "sv"),
+        ("tere", "et"),
+        ("salaan", "so"),
+        ("xin chào", "vi"),
+        ("përshëndetje", "sq"),
+        ("good morning", "en"),
+        ("kif asajel 7ali ba7eth 3an 3amal", "ar"),  # Arabizi: the training data's profile knows it
+    ],
+)
+def test_first_message_uses_the_best_guess_before_a_finnish_browser_hint(
+    decider: LanguageDecider, text: str, code: str
+) -> None:
+    decision = decider.decide(text, {"language_hints": ["fi-FI", "en-US"], "language_hint": "fi"})
+    assert (decision.code, decision.source) == (code, "detected"), decision
+
+
+@pytest.mark.parametrize("text", ["ok", "hi", "hei", "👍", "1234"])
+def test_an_ambiguous_first_message_follows_the_hints(decider: LanguageDecider, text: str) -> None:
+    """Words that people of every language write ("ok", "hi", "hei") are no evidence:
+    the browser's languages decide, in their order, the first one the assistant speaks."""
+    decision = decider.decide(text, {"language_hints": ["de-DE", "sv-FI", "en"], "language_hint": "en"})
+    assert (decision.code, decision.source) == ("sv", "hint")
+    assert decider.decide(text, {}).code == "fi"
+
+
+@pytest.mark.parametrize("text", ["ok", "kiitos", "tack", "hej", "thanks", "hello"])
+def test_inside_a_finnish_conversation_short_messages_keep_finnish(decider: LanguageDecider, text: str) -> None:
+    decision = decider.decide(text, {"conversation_language": "fi", "language_hints": ["sv-FI"]})
+    assert (decision.code, decision.source) == ("fi", "conversation")
+
+
+def test_service_words_count_towards_length_when_the_rest_is_unambiguous(decider: LanguageDecider) -> None:
+    decision = decider.decide("что такое starttiraha", {"conversation_language": "fi"})
+    assert (decision.code, decision.source) == ("ru", "detected")
+    # ... but not when the rest is a word of any language
+    assert decider.decide("ok starttiraha kela", {"conversation_language": "fi"}).code == "fi"
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        (["fi-FI", "en-US", "sv"], ["fi-FI", "en-US", "sv"]),
+        (["zh-Hans-CN", "x" * 40, "<script>", 5, None, "en"], ["zh-Hans-CN", "en"]),
+        ([f"x{chr(97 + i)}" for i in range(20)], [f"x{chr(97 + i)}" for i in range(10)]),
+        ("fi-FI", []),
+        (None, []),
+        ({"a": "fi"}, []),
+    ],
+)
+def test_browser_language_hints_are_validated(raw: object, kept: list[str]) -> None:
+    from bot.language.decision import valid_hints
+
+    assert valid_hints(raw) == kept
+
+
+def test_the_component_reads_the_conversation_language_from_the_tracker() -> None:
+    """Through Rasa the component gets the tracker: after a typed Swedish message "ok"
+    keeps Swedish even without metadata; a conversation with only a menu button so far
+    has no language yet, whatever the metadata says."""
+    from rasa.shared.core.events import SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.shared.nlu.training_data.message import Message
+
+    from components.language_decider import LanguageDecider as Component
+
+    component = Component({})
+
+    def decide(text: str, events: list, metadata: dict | None = None) -> dict:
+        tracker = DialogueStateTracker.from_events("test", events)
+        message = Message({"text": text, "metadata": metadata or {}})
+        component.process([message], tracker)
+        return message.get("language")
+
+    typed = [UserUttered("hur ansöker jag om arbetslöshetsersättning", {"name": "benefit_apply"}),
+             SlotSet("language", "sv")]
+    assert decide("tack", typed)["code"] == "sv"
+    assert decide("hello", typed) == {**decide("hello", typed), "code": "sv", "source": "conversation"}
+    menu_only = [UserUttered("/help", {"name": "help"}), SlotSet("language", "fi")]
+    assert decide("привет", menu_only, {"conversation_language": "fi"})["code"] == "ru"
+    assert decide("привет", [], {"conversation_language": "fi"})["code"] == "fi"

@@ -1,28 +1,33 @@
-"""Training and held-out data: coverage per language and intent, and the
-held-out sets never leak into training."""
+"""Training, held-out and development data: coverage per language and intent, and
+no evaluation message is a near-duplicate of a message it is measured against
+(scripts/near_duplicates.py: normalised character 3-grams, Jaccard >= 0.8 or one
+contained in the other, for every language and every length)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from bot.language.catalog import load_catalog
 from bot.language.text import fold
-from bot.paths import PROJECT_ROOT
-from scripts.nlu_eval import HELDOUT_DIR, load_examples
+from scripts.near_duplicates import ReferenceIndex
+from scripts.nlu_data import (
+    DEV_DIR,
+    DEV_KINDS,
+    HELDOUT_DIR,
+    NLU_DIR,
+    all_training_texts,
+    dev_sets,
+    heldout_sets,
+    load_examples,
+    training_examples,
+)
 from tests.spec import conversation_intents, topic_names
 
-NLU_DIR = PROJECT_ROOT / "data" / "nlu"
 MIN_TRAINING = {"fi": 15, "sv": 15, "en": 15}
-MIN_HELDOUT = {"fi": 5, "sv": 5, "en": 5}
-DEFAULT_MIN_TRAINING, DEFAULT_MIN_HELDOUT = 12, 4
-
-
-def training_examples(language: str) -> list[tuple[str, str]]:
-    folder = NLU_DIR / language
-    return [pair for path in sorted(folder.glob("*.yml")) for pair in load_examples(path)]
+DEFAULT_MIN_TRAINING = 12
+MIN_HELDOUT_PER_TOPIC, MIN_HELDOUT_MESSAGES = 1, 150
 
 
 def normalised(text: str) -> str:
@@ -48,20 +53,51 @@ def test_every_intent_has_enough_training_examples(language: str) -> None:
 
 
 @pytest.mark.parametrize("language", SUPPORTED)
-def test_every_intent_has_enough_heldout_examples(language: str) -> None:
-    path: Path = HELDOUT_DIR / f"{language}.yml"
-    counts = Counter(intent for _, intent in load_examples(path))
-    minimum = MIN_HELDOUT.get(language, DEFAULT_MIN_HELDOUT)
-    assert {i: counts[i] for i in INTENTS if counts[i] < minimum} == {}
+def test_every_service_topic_has_heldout_examples(language: str) -> None:
+    """Near-duplicates of training are removed from the held-out sets, so the short
+    conversation intents ("hei", "kiitos", "ok") keep few examples or none (every
+    natural way to say them is in training); every service topic keeps some."""
+    examples = load_examples(HELDOUT_DIR / f"{language}.yml")
+    counts = Counter(intent for _, intent in examples)
+    assert {i: counts[i] for i in topic_names() if counts[i] < MIN_HELDOUT_PER_TOPIC} == {}
+    assert len(examples) >= MIN_HELDOUT_MESSAGES
+
+
+@pytest.fixture(scope="module")
+def training_index() -> ReferenceIndex:
+    return ReferenceIndex(all_training_texts())
+
+
+@pytest.fixture(scope="module")
+def heldout_index() -> ReferenceIndex:
+    return ReferenceIndex([text for examples in heldout_sets().values() for text, _ in examples])
 
 
 @pytest.mark.parametrize("language", SUPPORTED)
-def test_heldout_examples_are_not_in_the_training_data(language: str) -> None:
-    trained = {normalised(text) for lang in SUPPORTED for text, _ in training_examples(lang)}
+def test_heldout_examples_are_not_near_duplicates_of_training(language: str, training_index: ReferenceIndex) -> None:
     heldout = [text for text, _ in load_examples(HELDOUT_DIR / f"{language}.yml")]
-    # One- and two-word replies ("kyllä", "tack") are the same everywhere; longer ones must not repeat.
-    leaked = [t for t in heldout if len(t.split()) > 2 and normalised(t) in trained]
-    assert leaked == []
+    assert training_index.leaks(heldout) == []
+
+
+def test_every_supported_language_has_a_development_set() -> None:
+    assert sorted(dev_sets()) == sorted(SUPPORTED), DEV_DIR
+
+
+@pytest.mark.parametrize("language", SUPPORTED)
+def test_development_set_is_well_formed(language: str) -> None:
+    examples = dev_sets([language])[language]
+    assert {e["kind"] for e in examples} <= set(DEV_KINDS)
+    assert {e["intent"] for e in examples} <= set(INTENTS)
+    assert len({e["text"] for e in examples}) == len(examples)
+
+
+@pytest.mark.parametrize("language", SUPPORTED)
+def test_development_examples_are_not_near_duplicates_of_training_or_heldout(
+    language: str, training_index: ReferenceIndex, heldout_index: ReferenceIndex
+) -> None:
+    dev = [e["text"] for e in dev_sets([language])[language]]
+    assert training_index.leaks(dev) == []
+    assert heldout_index.leaks(dev) == []
 
 
 @pytest.mark.parametrize("language", SUPPORTED)

@@ -17,6 +17,7 @@ UTTERED_BY_ACTIONS = {
     "utter_unsupported_language",
     "utter_out_of_scope",
     "utter_default",
+    "utter_did_you_mean",
     "utter_offer_handoff",
     "utter_group_benefits",
     "utter_group_obligations",

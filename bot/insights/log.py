@@ -54,6 +54,10 @@ AMBIGUITY_FLOOR = 0.1
 TOP_INTENTS = 3
 # How far back an outcome reaches: older open questions of the same conversation keep no outcome.
 OUTCOME_WINDOW = timedelta(days=30)
+# A "did you mean" choice labels the conversation's unresolved question of at most this long ago.
+CHOICE_WINDOW = timedelta(hours=2)
+# Who labelled a question that the user labelled by picking a suggested topic.
+CHOSEN_BY_USER = "user:did_you_mean"
 
 
 def fallback_threshold_from_config(path=CONFIG_DIR / "config.yml") -> float:
@@ -233,6 +237,48 @@ class InsightsLog:
             detected_language=unsupported_language_of(parse_data) if reason == UNSUPPORTED_LANGUAGE else None,
             at=at,
         )
+
+    def record_choice(
+        self,
+        conversation_id: str,
+        *,
+        channel: str,
+        topic: str,
+        language: str | None = None,
+        question: str | None = None,
+        at: datetime | None = None,
+        window: timedelta = CHOICE_WINDOW,
+    ) -> int | None:
+        """The user picked `topic` among the "did you mean" suggestions: their question
+        becomes a labelled example of it in the NLU inbox (label_status labelled,
+        label_intent the topic, labelled_by CHOSEN_BY_USER). The question was logged as
+        unresolved when it was asked; without that row (older than `window`, or logged
+        elsewhere) one is written from `question`, masked here. Returns the row id, or
+        None when there is no question to label."""
+        now = at or self._clock()
+        with self.db.session() as session:
+            row = session.execute(
+                select(UnresolvedQuestion)
+                .where(
+                    UnresolvedQuestion.conversation_key == self.key(conversation_id),
+                    UnresolvedQuestion.reason.in_((NLU_FALLBACK, AMBIGUOUS)),
+                    UnresolvedQuestion.label_status == "new",
+                    UnresolvedQuestion.text.is_not(None),
+                    UnresolvedQuestion.created_at >= now - window,
+                )
+                .order_by(UnresolvedQuestion.created_at.desc(), UnresolvedQuestion.id.desc())
+                .limit(1)
+            ).scalars().first()
+            if row is None:
+                if not question:
+                    return None
+                row = UnresolvedQuestion(created_at=now, conversation_key=self.key(conversation_id), channel=channel,
+                                         language=language, text=_storable(question), reason=NLU_FALLBACK)
+                session.add(row)
+            row.label_status, row.label_intent = "labelled", topic
+            row.labelled_by, row.labelled_at = CHOSEN_BY_USER, now
+            session.flush()
+            return row.id
 
     def record_outcome(
         self,

@@ -34,6 +34,16 @@ class DetectionSettings:
     min_confidence_alone: float = 0.95
     min_confidence_unsupported: float = 0.5
     max_close_partner_share: float = 0.25
+    # The best guess: lingua's share weighted against the training-data profile's.
+    lingua_weight: float = 0.3
+    profile_temperature: float = 30.0
+    # A conversation's first message: the best guess stands at any length when its
+    # share (with the strongest hint's language weighted up) is at least this.
+    first_message_min_confidence: float = 0.5
+    hint_weight: float = 2.0
+    # A message the training data has verbatim: its language when at least this share of
+    # its occurrences are in one language ("hej"), else the hints decide ("ok", "hi").
+    known_message_min_share: float = 0.6
     other_languages: tuple[str, ...] = ()
 
 

@@ -1,5 +1,11 @@
 """The language order of DESIGN.md: explicit choice, detection on a message long
-enough to trust, the conversation's language, the channel's hint, the default."""
+enough to trust, the conversation's language, the channel's hints, the default.
+
+A conversation's first message (no conversation language yet) is different: the
+detector's best guess stands at any length when the script decides (Cyrillic,
+Arabic, Han, a distinctive letter) or the guess is sure enough; only otherwise
+do the hints decide. Inside a conversation a short message never changes the
+language."""
 
 from __future__ import annotations
 
@@ -25,6 +31,11 @@ EXPLICIT, DETECTED, CONVERSATION, HINT, DEFAULT = (
 META_CHOICE = "language_choice"
 META_CONVERSATION = "conversation_language"
 META_HINT = "language_hint"
+# The browser's languages in its order of preference (navigator.languages), BCP-47 tags.
+META_HINTS = "language_hints"
+# What a channel may pass on as hints: BCP-47-looking tags, at most this many.
+HINT_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+MAX_HINT_CHARS, MAX_HINTS = 35, 10
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,31 @@ def normalise_tag(tag: Any) -> str | None:
     return code if code in known_languages() else None
 
 
+def valid_hints(raw: Any) -> list[str]:
+    """The browser's language tags as a channel received them, kept only if they look
+    like BCP-47 tags (at most 35 characters each; the first 10): anything else is ignored."""
+    if not isinstance(raw, list | tuple):
+        return []
+    return [tag for tag in raw[:MAX_HINTS]
+            if isinstance(tag, str) and len(tag) <= MAX_HINT_CHARS and HINT_TAG.match(tag)]
+
+
+def hint_tags(metadata: dict[str, Any] | None) -> list[str]:
+    """The channel's hints, strongest first: the browser's languages (`language_hints`,
+    in order), then the single `language_hint` (Telegram's language_code); normalised,
+    each once."""
+    metadata = metadata if isinstance(metadata, dict) else {}
+    listed = metadata.get(META_HINTS)
+    tags = list(listed) if isinstance(listed, list | tuple) else []
+    tags.append(metadata.get(META_HINT))
+    out: list[str] = []
+    for tag in tags:
+        code = normalise_tag(tag)
+        if code and code not in out:
+            out.append(code)
+    return out
+
+
 class LanguageDecider:
     def __init__(self, catalog: LanguageCatalog, detector: LanguageDetector | None = None) -> None:
         self.catalog = catalog
@@ -100,11 +136,37 @@ class LanguageDecider:
             return self._keep(
                 metadata, detection.other_language, detection.confidence, unsupported=detection.other_language
             )
+        if normalise_tag(metadata.get(META_CONVERSATION)) is None:
+            return self._first_message(detection, metadata)
         if not (detection.trusted and detection.code) or self._romanized(detection, metadata):
             return self._keep(metadata, detection.code, detection.confidence)
-        if catalog.is_supported(detection.code):
-            return LanguageDecision(detection.code, DETECTED, detection.code, detection.confidence)
-        return self._keep(metadata, detection.code, detection.confidence, unsupported=detection.code)
+        return self._detected(detection.code, detection.confidence, metadata)
+
+    def _detected(self, code: str, confidence: float, metadata: dict[str, Any]) -> LanguageDecision:
+        if self.catalog.is_supported(code):
+            return LanguageDecision(code, DETECTED, code, confidence)
+        return self._keep(metadata, code, confidence, unsupported=code)
+
+    def _first_message(self, detection, metadata: dict[str, Any]) -> LanguageDecision:  # noqa: ANN001
+        """No conversation language yet: the best guess at any length when the script
+        decides or the guess is sure enough (the strongest hint's language weighted up by
+        `hint_weight`, which settles a close call between its language and another);
+        otherwise the hints, then the default."""
+        if not detection.code:
+            return self._keep(metadata, detection.code, detection.confidence)
+        if detection.trusted:
+            return self._detected(detection.code, detection.confidence, metadata)
+        settings = self.catalog.detection
+        scores = dict(detection.scores) or {detection.code: detection.confidence}
+        hint = next((code for code in hint_tags(metadata) if self.catalog.is_supported(code)), None)
+        if hint in scores:
+            scores[hint] *= settings.hint_weight
+        total = sum(scores.values()) or 1.0
+        code, share = max(((c, v / total) for c, v in scores.items()), key=lambda kv: kv[1])
+        threshold = settings.known_message_min_share if detection.known else settings.first_message_min_confidence
+        if detection.decisive or share >= threshold:
+            return self._detected(code, share, metadata)
+        return self._keep(metadata, detection.code, detection.confidence)
 
     def _keep(
         self, metadata: dict[str, Any], detected: str | None, confidence: float, unsupported: str | None = None
@@ -124,13 +186,15 @@ class LanguageDecider:
         latin = SCRIPT_LANGUAGES["Latin"]
         if conversation in latin or detection.code not in latin:
             return False
-        return detection.confidence < self.catalog.detection.min_confidence_alone
+        return detection.lingua_confidence < self.catalog.detection.min_confidence_alone
 
     def _fallback(self, metadata: dict[str, Any]) -> LanguageDecision:
-        for key, source in ((META_CONVERSATION, CONVERSATION), (META_HINT, HINT)):
-            code = normalise_tag(metadata.get(key))
+        conversation = normalise_tag(metadata.get(META_CONVERSATION))
+        if self.catalog.is_supported(conversation):
+            return LanguageDecision(conversation, CONVERSATION)
+        for code in hint_tags(metadata):
             if self.catalog.is_supported(code):
-                return LanguageDecision(code, source)
+                return LanguageDecision(code, HINT)
         return LanguageDecision(self.catalog.default, DEFAULT)
 
 

@@ -14,6 +14,7 @@ detectors say so.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -23,7 +24,8 @@ from lingua import IsoCode639_1, LanguageDetectorBuilder
 from lingua import Language as LinguaLanguage
 
 from bot.language.catalog import LanguageCatalog
-from bot.language.text import UNSPACED_SCRIPTS, URL_OR_EMAIL, dominant_script, fold, words
+from bot.language.profile import load_profile
+from bot.language.text import UNSPACED_SCRIPTS, ServiceWords, dominant_script, words
 
 # Which of the assistant's languages each script can be.
 SCRIPT_LANGUAGES: dict[str, tuple[str, ...]] = {
@@ -55,6 +57,9 @@ DISTINCTIVE_LETTERS: dict[str, re.Pattern[str]] = {
 }
 # Letters of Kurdish (Sorani) that Arabic and Persian do not use.
 SORANI_LETTERS = re.compile("[\u0695\u06b5\u06ce\u06c6\u06d5]")
+# A Latin-script message the training-data profile takes for Arabic, Persian, Russian,
+# Ukrainian or Chinese with this share is not "another language" (docs/language.md).
+ROMANIZED_MIN_SHARE = 0.5
 LANGDETECT_CODES = {"zh-cn": "zh", "zh-tw": "zh"}
 # Languages that share most of their short words: a detection between them is
 # trusted only when the partner is clearly behind.
@@ -63,12 +68,24 @@ CLOSE_PAIRS = {"ru": "uk", "uk": "ru", "ar": "fa", "fa": "ar", "fi": "et", "et":
 
 @dataclass(frozen=True)
 class Detection:
+    # The best guess (lingua and the training-data profile combined) and its share.
     code: str | None
     confidence: float
+    # Long enough and sure enough to change an ongoing conversation's language.
     trusted: bool
     word_count: int
     # Set when the text is confidently in a language outside the catalogue.
     other_language: str | None = None
+    # The script alone narrows it to this language or pair (Cyrillic, Arabic, Han, a
+    # distinctive letter): the best guess stands even for one word.
+    decisive: bool = False
+    # The combined shares of the candidates, best first: [(code, share)].
+    scores: tuple[tuple[str, float], ...] = ()
+    # Lingua's own share for its best language among the script's candidates.
+    lingua_confidence: float = 0.0
+    # The message is verbatim in the training data; `scores` are then the shares of the
+    # languages whose data has it (by how often).
+    known: bool = False
 
 
 def _lingua_language(code: str) -> LinguaLanguage | None:
@@ -98,8 +115,8 @@ class LanguageDetector:
             .with_preloaded_language_models()
             .build()
         )
-        self._folded_terms = frozenset(fold(term) for term in catalog.service_terms)
-        self._folded_stems = tuple(fold(stem) for stem in catalog.service_stems)
+        self.service_words = ServiceWords.of(catalog.service_terms, catalog.service_stems)
+        self.profile = load_profile(tuple(catalog.supported), self.service_words)
 
     def _langdetect(self, text: str, candidates: list[str] | None) -> list[tuple[str, float]]:
         detector = self._factory.create()
@@ -129,16 +146,8 @@ class LanguageDetector:
             for value in self._lingua.compute_language_confidence_values(text)
         ]
 
-    def _is_service_term(self, word: str) -> bool:
-        """A Finnish service word, inflected or compounded too ("Työmarkkinatoril", "kotoutumiskoulutusse")."""
-        folded = fold(word)
-        return folded in self._folded_terms or any(
-            folded.startswith(stem) for stem in self._folded_stems
-        )
-
     def strip_service_terms(self, text: str) -> str:
-        text = URL_OR_EMAIL.sub(" ", text)
-        return " ".join(w for w in words(text) if not self._is_service_term(w))
+        return self.service_words.strip(text)
 
     def raw(self, text: str) -> str | None:
         """Plain seeded langdetect over all its languages: the baseline for benchmarks."""
@@ -157,23 +166,41 @@ class LanguageDetector:
             return None
         return top
 
+    def _combined(self, cleaned: str, script: str, lingua: dict[str, float]) -> dict[str, float]:
+        """Lingua's shares and the training-data profile's, weighted (config/languages.yml);
+        the profile's log probabilities are softened by a temperature, since naive Bayes
+        is far too sure of itself."""
+        settings = self.settings
+        log_probs = self.profile.log_probabilities(cleaned, script)
+        if not log_probs:
+            return lingua
+        top = max(log_probs.values())
+        soft = {code: math.exp((lp - top) / settings.profile_temperature) for code, lp in log_probs.items()}
+        total = sum(soft.values())
+        weight = settings.lingua_weight
+        codes = set(lingua) | set(soft)
+        return {c: weight * lingua.get(c, 0.0) + (1 - weight) * soft.get(c, 0.0) / total for c in codes}
+
     def detect(self, text: str) -> Detection:
-        cleaned = self.strip_service_terms(text)
+        cleaned = self.service_words.strip(text)
         tokens = words(cleaned)
         script = dominant_script(cleaned)
         if script is None:
             return Detection(None, 0.0, False, 0)
+        service_count = self.service_words.count(text)
         if script in UNSPACED_SCRIPTS:
             size = sum(1 for ch in cleaned if not ch.isspace())
-            long_enough = size >= self.settings.min_chars_unspaced
+            own_enough = size >= self.settings.min_chars_unspaced
         else:
-            long_enough = len(tokens) >= self.settings.min_words
+            own_enough = len(tokens) >= self.settings.min_words
+        # Service words never make a message too short when the rest of it is unambiguous.
+        with_service = own_enough or len(tokens) + service_count >= self.settings.min_words
 
-        if script == "Arabic" and long_enough and SORANI_LETTERS.search(cleaned):
+        if script == "Arabic" and own_enough and SORANI_LETTERS.search(cleaned):
             # Kurdish (Sorani) in Arabic script: neither detector knows it, and it would pass for Persian.
             return Detection(None, 0.0, False, len(tokens), other_language="ckb")
         if script in OTHER_SCRIPT_LANGUAGES:
-            other = OTHER_SCRIPT_LANGUAGES[script] if long_enough else None
+            other = OTHER_SCRIPT_LANGUAGES[script] if own_enough else None
             return Detection(None, 0.0, False, len(tokens), other_language=other)
 
         candidates = [c for c in SCRIPT_LANGUAGES.get(script, ()) if c in self.catalog.languages]
@@ -187,25 +214,46 @@ class LanguageDetector:
         if not candidates:
             return Detection(None, 0.0, False, len(tokens))
         if len(candidates) == 1:
-            return Detection(candidates[0], 1.0, long_enough, len(tokens))
+            return Detection(candidates[0], 1.0, with_service, len(tokens), decisive=True,
+                             scores=((candidates[0], 1.0),), lingua_confidence=1.0)
 
+        if script != "Latin":
+            # "пришел kielteinen päätös от Kela": the Finnish words say nothing of the pair.
+            cleaned = " ".join(w for w in tokens if dominant_script(w) == script) or cleaned
         lingua_ranked = self._lingua_ranked(cleaned)
-        other = self._other_language(cleaned, lingua_ranked) if long_enough else None
+        other = self._other_language(cleaned, lingua_ranked) if own_enough else None
         scores = {code: p for code, p in lingua_ranked if code in candidates}
         total = sum(scores.values())
         if total <= 0:
             return Detection(None, 0.0, False, len(tokens), other_language=other)
-        code, share = max(scores.items(), key=lambda kv: kv[1])
-        confidence = share / total
+        shares = {code: p / total for code, p in scores.items()}
+        code, lingua_share = max(shares.items(), key=lambda kv: kv[1])
         partner = CLOSE_PAIRS.get(code)
-        close_call = partner in scores and scores[partner] / total >= self.settings.max_close_partner_share
+        close_call = partner in shares and shares[partner] >= self.settings.max_close_partner_share
+        unambiguous = lingua_share >= self.settings.min_confidence_alone and not close_call
+        long_enough = own_enough or (unambiguous and with_service)
         second_opinion = self._langdetect(cleaned, candidates)
         agree = bool(second_opinion) and second_opinion[0][0] == code
+        known = {c: v for c, v in self.profile.known(cleaned).items() if script == "Latin" or c in candidates}
+        if known:
+            total_known = sum(known.values())
+            known = {c: v / total_known for c, v in known.items()}
+            combined = sorted(known.items(), key=lambda kv: -kv[1])
+        else:
+            combined = sorted(self._combined(cleaned, script, shares).items(), key=lambda kv: -kv[1])
+        best, best_share = combined[0]
+        if other and best not in SCRIPT_LANGUAGES["Latin"] and best_share >= ROMANIZED_MIN_SHARE:
+            # Russian translit or Arabizi reads as Slovak or Indonesian to both detectors,
+            # which know nothing of romanised writing; the profile of our data does.
+            other = None
         trusted = (
             long_enough
             and other is None
-            and confidence >= self.settings.min_confidence
+            and best == code
+            and lingua_share >= self.settings.min_confidence
             and not close_call
-            and (agree or confidence >= self.settings.min_confidence_alone)
+            and (agree or lingua_share >= self.settings.min_confidence_alone)
         )
-        return Detection(code, confidence, trusted, len(tokens), other_language=other)
+        return Detection(best, best_share, trusted, len(tokens), other_language=other,
+                         decisive=script != "Latin", scores=tuple(combined), lingua_confidence=lingua_share,
+                         known=bool(known))

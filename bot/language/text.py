@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 URL_OR_EMAIL = re.compile(r"(https?://\S+|www\.\S+|\S+@\S+\.\S+)", re.IGNORECASE)
 WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*", re.UNICODE)
+# Chinese written straight after a Finnish word ("kotoutumiskoulutus怎么报名") is a word of its own.
+HAN_RUN = re.compile("([\u3400-\u4dbf\u4e00-\u9fff]+)")
 
 # Unicode blocks of the scripts the assistant has to tell apart.
 SCRIPT_RANGES: tuple[tuple[str, int, int], ...] = (
@@ -30,16 +33,26 @@ SCRIPT_RANGES: tuple[tuple[str, int, int], ...] = (
 UNSPACED_SCRIPTS = frozenset({"Han", "Kana", "Thai"})
 
 
-# Persian written with an Arabic keyboard: ي and ك for ی and ک.
-ARABIC_TO_PERSIAN = str.maketrans({"\u064a": "\u06cc", "\u0643": "\u06a9", "\u0649": "\u06cc"})
+# Persian written with an Arabic keyboard: ي and ك for ی and ک; and Vietnamese đ, which
+# has no decomposition, written as d without the stroke like every other mark.
+FOLD_LETTERS = str.maketrans({"\u064a": "\u06cc", "\u0643": "\u06a9", "\u0649": "\u06cc", "đ": "d"})
 
 
 def fold(text: str) -> str:
-    """Lower-case and strip accents, so that 'Tyottomyys' matches 'työttömyys',
-    and write Arabic-keyboard ي/ك as ی/ک so both spellings are one word."""
+    """Lower-case and strip accents, so that 'Tyottomyys' matches 'työttömyys' and
+    'dang ky' matches 'đăng ký', and write Arabic-keyboard ي/ك as ی/ک so both
+    spellings are one word."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
     folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return unicodedata.normalize("NFC", folded).translate(ARABIC_TO_PERSIAN)
+    return unicodedata.normalize("NFC", folded).translate(FOLD_LETTERS)
+
+
+NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def normalise(text: str) -> str:
+    """Folded (lower case, no accents), punctuation removed, single spaces: "Hej!" -> "hej"."""
+    return " ".join(NOT_WORD.sub(" ", fold(text)).split())
 
 
 def char_script(ch: str) -> str | None:
@@ -68,4 +81,29 @@ def dominant_script(text: str) -> str | None:
 
 
 def words(text: str) -> list[str]:
-    return WORD.findall(text)
+    return WORD.findall(HAN_RUN.sub(r" \1 ", text))
+
+
+@dataclass(frozen=True)
+class ServiceWords:
+    """Finnish service words (Kela, starttiraha, työkkäri, ...) that people use inside
+    every language: whole words, and beginnings of inflected and compound forms
+    ("Työmarkkinatoril", "kotoutumiskoulutusse")."""
+
+    terms: frozenset[str]
+    stems: tuple[str, ...]
+
+    @classmethod
+    def of(cls, terms: frozenset[str] | set[str], stems: tuple[str, ...]) -> ServiceWords:
+        return cls(frozenset(fold(t) for t in terms), tuple(fold(s) for s in stems))
+
+    def __contains__(self, word: str) -> bool:
+        folded = fold(word)
+        return folded in self.terms or folded.startswith(self.stems)
+
+    def strip(self, text: str) -> str:
+        """The text without links, e-mail addresses, numbers and service words."""
+        return " ".join(w for w in words(URL_OR_EMAIL.sub(" ", text)) if w not in self)
+
+    def count(self, text: str) -> int:
+        return sum(1 for w in words(URL_OR_EMAIL.sub(" ", text)) if w in self)
