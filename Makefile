@@ -38,12 +38,15 @@ lock: ## re-resolve every dependency together from pyproject.toml
 	rm -rf .lockenv
 
 # Debian's Chromium for the browser tests (Playwright drives it; no browser download), and
-# Debian's nginx for the proxy in front of two gateways (tests/test_scaleout.py runs it itself).
+# Debian's nginx for the proxy in front of two gateways (tests/test_scaleout.py runs it itself),
+# and Debian's docker-compose to validate docker-compose.yml (tests/test_deployment.py).
 browsers:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
+	@command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
 
 train: $(STAMP)
 	$(PY) -m scripts.train

@@ -94,8 +94,10 @@ class ActionFallback(Action):
 
 
 class ActionOutOfScope(Action):
-    """Out of scope, or a language the assistant does not speak (answered in
-    English and Finnish, with an adviser and an interpreter offered)."""
+    """Out of scope: what the assistant does not handle and where people usually
+    go, then the topic menu so that the next step is a tap. A language the
+    assistant does not speak is answered in English and Finnish instead, with an
+    adviser offered."""
 
     def name(self) -> str:
         return "action_out_of_scope"
@@ -107,4 +109,5 @@ class ActionOutOfScope(Action):
             dispatcher.utter_message(response="utter_unsupported_language")
         else:
             dispatcher.utter_message(response="utter_out_of_scope")
+            dispatcher.utter_message(response="utter_help_menu")
         return []

@@ -173,8 +173,30 @@ def test_unsupported_language_gets_english_and_finnish_with_an_adviser(servers: 
 
 
 def test_out_of_scope(servers: Servers, domain: Domain) -> None:
+    """Says what it does not handle and where people go, then offers the topic menu."""
     replies = servers.say(new_sender(), "what's the weather like in espoo tomorrow")
     assert said(replies, domain, "utter_out_of_scope", "en"), replies
+    assert said(replies, domain, "utter_help_menu", "en"), replies
+    assert any(b.get("payload") == "/request_human" for r in replies for b in r.get("buttons") or []), replies
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("how do I renew my residence permit", "en"),
+        ("miten saan verokortin uudelle työpaikalle", "fi"),
+        ("jag behöver en tid hos tandläkaren", "sv"),
+        ("как записать ребёнка в детский сад", "ru"),
+        ("كيف أجدد الإقامة في فنلندا", "ar"),
+        ("怎么给孩子申请幼儿园", "zh"),
+    ],
+)
+def test_services_of_other_authorities_are_out_of_scope(
+    servers: Servers, domain: Domain, text: str, language: str
+) -> None:
+    """Near misses that sound like public services but are not employment services."""
+    replies = servers.say(new_sender(), text)
+    assert said(replies, domain, "utter_out_of_scope", language), replies
 
 
 def test_channel_hint_sets_the_language_of_a_new_conversation(

@@ -158,6 +158,33 @@ def test_every_compose_variable_is_in_env_example(compose: dict) -> None:
     assert not missing, f"in docker-compose.yml but not in .env.example: {sorted(missing)}"
 
 
+def compose_command() -> list[str] | None:
+    """Docker's compose plugin, or Debian's docker-compose (`make test` installs it)."""
+    import shutil
+
+    if shutil.which("docker") and subprocess.run(["docker", "compose", "version"],
+                                                  capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    return ["docker-compose"] if shutil.which("docker-compose") else None
+
+
+def test_docker_compose_config_validates() -> None:
+    """`docker compose config` with .env.example and the secrets it leaves empty filled in."""
+    command = compose_command()
+    if command is None:
+        pytest.skip("neither `docker compose` nor docker-compose is installed (make test installs docker-compose)")
+    secrets = {name: "test-secret" for name in ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "RASA_TOKEN",
+                                                 "PSEUDONYM_SECRET")}
+    result = subprocess.run([*command, "--env-file", str(ENV_EXAMPLE), "config", "-q"], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, env={**os.environ, **secrets}, timeout=60)
+    assert result.returncode == 0, result.stderr
+    # Without the secrets compose refuses to start: they have no default.
+    unset = {k: v for k, v in os.environ.items() if k not in secrets}
+    refused = subprocess.run([*command, "--env-file", str(ENV_EXAMPLE), "config", "-q"], cwd=PROJECT_ROOT,
+                             capture_output=True, text=True, env=unset, timeout=60)
+    assert refused.returncode != 0 and "POSTGRES_PASSWORD" in refused.stderr + refused.stdout
+
+
 def test_env_example_names_every_variable_the_code_reads() -> None:
     """Set or, for those compose derives itself, mentioned in a comment."""
     read = {*ENV.values(), *TELEGRAM_ENV.values(), *variables_in(PRODUCTION_ENDPOINTS)}

@@ -35,3 +35,46 @@ def test_a_message_without_a_known_word_is_not_understood(tmp_path: Path) -> Non
     assert mash.get("unknown_words") is True
     for text in ("Hei!", "miten haen tyottomyysetuutta nyt", "失业金", "1234", '/affirm{"x": 1}'):
         assert parse(text).get("intent")["name"] == "affirm", text
+
+
+def test_the_question_part_of_a_story_is_its_asking_sentence() -> None:
+    from components.question_focus import question_part
+
+    story = "I worked at a warehouse for two years. Last week they said there is no more work. Do I tell someone?"
+    assert question_part(story) == "Do I tell someone?"
+    # The question first, the story after: the sentence that asks.
+    assert question_part("Mitä teen nyt? Firma meni konkurssiin ja palkka jäi saamatta.") == "Mitä teen nyt?"
+    assert question_part("我在仓库工作了两年。上周他们说没有工作了。我该怎么办？") == "我该怎么办？"
+    assert question_part("لقد فقدت عملي. ماذا أفعل الآن؟ شكرا") == "ماذا أفعل الآن؟"
+    # One sentence (or one sentence and a number) is not a story.
+    assert question_part("miten ilmoittaudun työnhakijaksi?") is None
+    assert question_part("hei. 12.") is None
+
+
+def test_a_story_is_ranked_by_its_question_too_and_a_single_sentence_is_left_alone(tmp_path: Path) -> None:
+    from components.question_focus import QuestionFocusReranker
+
+    storage = LocalModelStorage(tmp_path)
+    resource = Resource("question_focus")
+    context = ExecutionContext(GraphSchema({}), "test")
+    training = TrainingData([Message({"text": t, "intent": i}) for t, i in [
+        ("can I travel abroad while unemployed", "travel_abroad"), ("holiday in my home country", "travel_abroad"),
+        ("I got a job what do I do", "got_a_job"), ("I start working on monday", "got_a_job"),
+        ("how do I register as a jobseeker", "register_as_jobseeker"), ("sign up as unemployed", "register_as_jobseeker"),
+    ]])
+    QuestionFocusReranker.create({"weight": 0.6}, storage, resource, context).train(training)
+    component = QuestionFocusReranker.load({"weight": 0.6}, storage, resource, context)
+
+    def parse(text: str) -> Message:
+        # What the bag-of-n-grams classifier said: the story's words won.
+        ranking = [{"name": "got_a_job", "confidence": 0.55}, {"name": "travel_abroad", "confidence": 0.45}]
+        message = Message({"text": text, "intent": ranking[0], "intent_ranking": ranking})
+        component.process([message])
+        return message
+
+    story = parse("I got a job at a warehouse and I start working next month. Can I travel abroad for a holiday first?")
+    assert story.get("intent")["name"] == "travel_abroad", story.get("intent_ranking")
+    assert abs(sum(r["confidence"] for r in story.get("intent_ranking")) - 1.0) < 0.05
+    single = parse("I got a job and I start working, can I travel abroad")
+    assert single.get("intent")["name"] == "got_a_job"
+    assert single.get("intent_ranking")[0]["confidence"] == 0.55

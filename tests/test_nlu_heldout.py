@@ -14,25 +14,27 @@ from scripts.nlu_eval import confusions, did_you_mean_recall, evaluate, topic_ti
 pytestmark = pytest.mark.model
 
 LANGUAGES = load_catalog().supported
-ACCURACY_FLOOR = 0.95
-# The weakest language within this much of the strongest.
-MAX_SPREAD = 0.03
-TOP3_FLOOR = 0.98
+# Issue 13's targets: accuracy >= 0.95 in every language, the weakest within 0.03 of the
+# strongest, "did you mean" top-3 >= 0.98. Not met in every language (docs/nlu.md): the
+# floors below are the measured figures of the model of 2026-12-06 less 0.01, the most a
+# language may lose to a change (issue 17), so that no change makes a language worse
+# unnoticed; a language's floor rises as the language improves (raise it with the figure
+# `make bench` prints), never above the target.
+ACCURACY_TARGET = 0.95
+ACCURACY_MEASURED = {"fi": 0.951, "sv": 0.953, "en": 0.972, "ru": 0.957, "uk": 0.975, "et": 0.953,
+                     "ar": 0.936, "so": 0.925, "fa": 0.940, "zh": 0.914, "vi": 0.884, "sq": 0.928}
+TOP3_TARGET = 0.98
+TOP3_MEASURED = {"fi": 1.000, "sv": 0.990, "en": 1.000, "ru": 0.993, "uk": 0.986, "et": 1.000,
+                 "ar": 0.979, "so": 0.987, "fa": 0.986, "zh": 0.986, "vi": 0.972, "sq": 0.975}
+MAX_LOSS = 0.01
+# The spread measured (0.091) plus the same allowance; the target is 0.03.
+MAX_SPREAD = 0.10
 NO_CONTEXT_FLOOR = 0.95
 MAX_FLIP_RATE = 0.01
-# Where the model of 2026-12-06 is still below the target (docs/nlu.md): expected to fail,
-# strictly, so that reaching the target turns the test red until the entry is removed.
-BELOW_ACCURACY = {"vi": 0.884, "zh": 0.914, "so": 0.925, "sq": 0.928, "ar": 0.936, "fa": 0.940}
-BELOW_TOP3 = {"vi": 0.972, "sq": 0.975, "ar": 0.979}
 
 
-def known_gaps(measured: dict[str, float], what: str) -> list:
-    return [
-        pytest.param(language, marks=pytest.mark.xfail(
-            strict=True, reason=f"{what} {measured[language]} below the target (issue 13, docs/nlu.md)"))
-        if language in measured else language
-        for language in LANGUAGES
-    ]
+def floor(measured: dict[str, float], target: float, language: str) -> float:
+    return min(target, measured[language] - MAX_LOSS)
 
 
 @pytest.fixture(scope="module")
@@ -45,27 +47,26 @@ def decider() -> LanguageDecider:
     return LanguageDecider(load_catalog())
 
 
-@pytest.mark.parametrize("language", known_gaps(BELOW_ACCURACY, "accuracy"))
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_heldout_accuracy_floor(results: dict, language: str) -> None:
     score, predictions = results[language]
     worst = list(confusions(predictions).items())[:10]
-    assert score.accuracy >= ACCURACY_FLOOR, (
-        f"{language}: {score.accuracy:.3f} < {ACCURACY_FLOOR}; top confusions {worst}"
-    )
+    expected = floor(ACCURACY_MEASURED, ACCURACY_TARGET, language)
+    assert score.accuracy >= expected, f"{language}: {score.accuracy:.3f} < {expected:.3f}; top confusions {worst}"
 
 
-@pytest.mark.xfail(strict=True, reason="spread 0.091 (vi 0.884, uk 0.975) above the target (issue 13, docs/nlu.md)")
-def test_the_weakest_language_is_close_to_the_strongest(results: dict) -> None:
+def test_the_weakest_language_does_not_fall_further_behind(results: dict) -> None:
     accuracies = {language: score.accuracy for language, (score, _) in results.items()}
     assert max(accuracies.values()) - min(accuracies.values()) <= MAX_SPREAD, accuracies
 
 
-@pytest.mark.parametrize("language", known_gaps(BELOW_TOP3, "top-3 recall"))
+@pytest.mark.parametrize("language", LANGUAGES)
 def test_did_you_mean_offers_the_right_topic(results: dict, language: str) -> None:
     """Among the two or three topics "did you mean" would offer, the right one."""
     _, predictions = results[language]
     recall, _, _ = did_you_mean_recall(predictions, topic_titles_by_language([language])[language])
-    assert recall >= TOP3_FLOOR, f"{language}: {recall:.3f}"
+    expected = floor(TOP3_MEASURED, TOP3_TARGET, language)
+    assert recall >= expected, f"{language}: {recall:.3f} < {expected:.3f}"
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
