@@ -60,7 +60,8 @@ def test_a_story_is_ranked_by_its_question_too_and_a_single_sentence_is_left_alo
     training = TrainingData([Message({"text": t, "intent": i}) for t, i in [
         ("can I travel abroad while unemployed", "travel_abroad"), ("holiday in my home country", "travel_abroad"),
         ("I got a job what do I do", "got_a_job"), ("I start working on monday", "got_a_job"),
-        ("how do I register as a jobseeker", "register_as_jobseeker"), ("sign up as unemployed", "register_as_jobseeker"),
+        ("how do I register as a jobseeker", "register_as_jobseeker"),
+        ("sign up as unemployed", "register_as_jobseeker"),
     ]])
     QuestionFocusReranker.create({"weight": 0.6}, storage, resource, context).train(training)
     component = QuestionFocusReranker.load({"weight": 0.6}, storage, resource, context)
