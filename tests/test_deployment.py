@@ -246,7 +246,8 @@ def test_rasa_gets_every_variable_of_the_production_endpoints(services: dict) ->
 
 def test_production_endpoints_use_postgres_and_redis() -> None:
     endpoints = yaml.safe_load(PRODUCTION_ENDPOINTS.read_text(encoding="utf-8"))
-    assert endpoints["tracker_store"]["type"] == "SQL"
+    # Rasa's SQL tracker store, loading a window of each conversation per turn (bot/rasa_tracker_store.py).
+    assert endpoints["tracker_store"]["type"] == "bot.rasa_tracker_store.WindowedSQLTrackerStore"
     assert endpoints["tracker_store"]["dialect"] == "postgresql"
     # Rasa's Redis lock store with atomic lock changes (bot/rasa_lock_store.py).
     assert endpoints["lock_store"]["type"] == "bot.rasa_lock_store.AtomicRedisLockStore"
