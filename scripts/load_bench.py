@@ -112,7 +112,8 @@ class WebchatUser:
 
     async def close(self) -> None:
         if self.sio is not None:
-            await self.sio.disconnect()
+            # Without waiting for the pending long poll (up to the ping interval).
+            await self.sio.eio.disconnect(abort=True)
             self.sio = None
 
 
@@ -123,16 +124,17 @@ async def closed_loop(users: list, texts: list[str], seconds: float) -> Run:
         position = index * 37
         turn = 0
         while time.perf_counter() < deadline:
-            if turn % CONVERSATION_TURNS == 0:
-                await user.start()
             text = texts[position % len(texts)]
             position, turn = position + 1, turn + 1
-            started = time.perf_counter()
             try:
+                if turn % CONVERSATION_TURNS == 1:
+                    await user.start()
+                started = time.perf_counter()
                 await user.say(text)
             except Exception:  # noqa: BLE001 - counted; the loop goes on with a new conversation
                 run.failures += 1
                 turn = 0
+                await asyncio.sleep(0.5)
                 continue
             run.turns_ms.append((time.perf_counter() - started) * 1000)
             if isinstance(user, WebchatUser):
