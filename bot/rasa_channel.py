@@ -23,6 +23,7 @@ failed inside Rasa (the messages are then those sent before it failed, as with R
 from __future__ import annotations
 
 import copy
+import gc
 import hmac
 import uuid
 from asyncio import CancelledError
@@ -101,6 +102,13 @@ class TurnInput(TokenRestInput):
             except Exception:  # noqa: BLE001 - as Rasa's REST channel: answer with what was sent
                 structlogger.exception("turn.message.received.failure", text=copy.deepcopy(text))
             return response.json({"messages": collector.messages, **(outcome or {})})
+
+        @webhook.listener("after_server_start")
+        async def freeze_loaded_objects(app: Any, loop: Any) -> None:
+            # Rasa loads the model before the server starts: its objects live as long as the
+            # process, and the garbage collector need not walk them again on every full collection.
+            gc.collect()
+            gc.freeze()
 
         return self.protect(webhook)
 

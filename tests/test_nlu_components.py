@@ -35,3 +35,21 @@ def test_a_message_without_a_known_word_is_not_understood(tmp_path: Path) -> Non
     assert mash.get("unknown_words") is True
     for text in ("Hei!", "miten haen tyottomyysetuutta nyt", "失业金", "1234", '/affirm{"x": 1}'):
         assert parse(text).get("intent")["name"] == "affirm", text
+
+
+def test_the_intent_classifier_predicts_the_same_without_copying_its_weights() -> None:
+    import numpy as np
+    from scipy.sparse import random as sparse_random
+    from sklearn.linear_model import LogisticRegression
+
+    from components.intent_classifier import transposable
+
+    rng = np.random.default_rng(7)
+    X = sparse_random(60, 400, density=0.05, format="csr", random_state=7)
+    y = rng.integers(0, 4, 60)
+    classifier = LogisticRegression(max_iter=200).fit(X, y)
+    before = classifier.predict_proba(X[:5])
+    assert not classifier.coef_.T.flags["C_CONTIGUOUS"]  # as trained: the product copies it
+    transposable(classifier)
+    assert classifier.coef_.T.flags["C_CONTIGUOUS"]
+    assert np.allclose(classifier.predict_proba(X[:5]), before)
