@@ -1,11 +1,14 @@
-"""The windowed SQL tracker store (bot/rasa_tracker_store.py) on a SQLite file: what a turn
-loads is bounded, the state it rebuilds is the full conversation's, nothing is lost or stored twice."""
+"""The windowed SQL tracker store (bot/rasa_tracker_store.py) on a SQLite file (and PostgreSQL,
+127.0.0.1:5432, where it runs): what a turn loads is bounded, the state it rebuilds is the full
+conversation's, nothing is lost or stored twice."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from pathlib import Path
 
+import pytest
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
@@ -23,8 +26,24 @@ slots:
 """)
 
 
+POSTGRES = {"dialect": "postgresql", "host": "127.0.0.1", "port": 5432, "db": "test", "username": "postgres"}
+
+
 def store_at(path: Path, window: int = 3) -> WindowedSQLTrackerStore:
     return WindowedSQLTrackerStore(DOMAIN, dialect="sqlite", db=str(path), window_turns=window)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> WindowedSQLTrackerStore:
+    if request.param == "sqlite":
+        return store_at(tmp_path / "tracker.db")
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=3).close()
+    except OSError as error:
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(error).__name__})")
+    return WindowedSQLTrackerStore(DOMAIN, window_turns=3, **POSTGRES)
 
 
 def turn(tracker: DialogueStateTracker, index: int) -> None:
@@ -45,9 +64,9 @@ def run(coroutine):  # noqa: ANN001, ANN201
     return asyncio.run(coroutine)
 
 
-def test_a_long_conversation_loads_only_its_window_with_every_slot(tmp_path: Path) -> None:
-    store = store_at(tmp_path / "tracker.db")
-    full = DialogueStateTracker("c1", DOMAIN.slots)
+def test_a_long_conversation_loads_only_its_window_with_every_slot(store: WindowedSQLTrackerStore) -> None:
+    sender = f"c1-{uuid.uuid4().hex}"
+    full = DialogueStateTracker(sender, DOMAIN.slots)
     for event in (ActionExecuted("action_session_start"), SessionStarted(), SlotSet("language", "en"),
                   ActionExecuted(ACTION_LISTEN_NAME)):
         full.update(event)
@@ -55,7 +74,7 @@ def test_a_long_conversation_loads_only_its_window_with_every_slot(tmp_path: Pat
         turn(full, index)
     run(store.save(full))
 
-    loaded = run(store.retrieve("c1"))
+    loaded = run(store.retrieve(sender))
     assert loaded.current_slot_values() == full.current_slot_values()
     assert loaded.current_slot_values()["topic"] == "first"  # set in turn 1, long before the window
     user_texts = [e.text for e in loaded.events if isinstance(e, UserUttered)]
@@ -67,10 +86,10 @@ def test_a_long_conversation_loads_only_its_window_with_every_slot(tmp_path: Pat
     turn(loaded, 31)
     run(store.save(loaded))
     run(store.save(loaded))  # saved again (Rasa may): nothing twice
-    whole = run(store.retrieve_full_tracker("c1"))
+    whole = run(store.retrieve_full_tracker(sender))
     assert [e.text for e in whole.events if isinstance(e, UserUttered)] == [f"message {i}" for i in range(1, 32)]
     assert len(whole.events) == len(full.events) + 5
-    assert run(store.retrieve("c1")).current_slot_values()["counter"] == 31
+    assert run(store.retrieve(sender)).current_slot_values()["counter"] == 31
 
 
 def test_a_short_conversation_and_a_new_session_load_as_rasa_does(tmp_path: Path) -> None:
