@@ -18,6 +18,7 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ TIMEOUT = 60.0
 class Run:
     turns_ms: list[float] = field(default_factory=list)
     failures: int = 0
+    # The kinds of failure (exception class names), to print below the table.
+    kinds: Counter = field(default_factory=Counter)
     seconds: float = 0.0
 
     @property
@@ -131,8 +134,9 @@ async def closed_loop(users: list, texts: list[str], seconds: float) -> Run:
                     await user.start()
                 started = time.perf_counter()
                 await user.say(text)
-            except Exception:  # noqa: BLE001 - counted; the loop goes on with a new conversation
+            except Exception as error:  # noqa: BLE001 - counted; the loop goes on with a new conversation
                 run.failures += 1
+                run.kinds[type(error).__name__] += 1
                 turn = 0
                 await asyncio.sleep(0.5)
                 continue
@@ -246,6 +250,7 @@ async def _load(servers: list[Servers], gateway_url: str, processes: dict[str, i
         print(f"== Load (closed loop, {SECONDS:.0f} s per run, {len(servers)} Rasa process(es); "
               f"load average {load_average()})")
         print(f"{'users':<6}{'path':<9}{'turns':>7}{'failed':>7}{'turns_s':>9}{'p50':>8}{'p95':>8}{'p99':>8}")
+        failures = []
         for users in USERS:
             for path, make in (("rest", rest_users), ("webchat", webchat_users)):
                 run = await closed_loop(make(users), texts, SECONDS)
@@ -253,7 +258,11 @@ async def _load(servers: list[Servers], gateway_url: str, processes: dict[str, i
                 print(f"{users:<6}{path:<9}{len(run.turns_ms):>7}{run.failures:>7}{run.rate:>9.1f}"
                       f"{statistics.median(values):>8.0f}{percentile(values, 0.95):>8.0f}"
                       f"{percentile(values, 0.99):>8.0f}")
+                if run.kinds:
+                    failures.append(f"{users} {path}: " + ", ".join(f"{k} {n}" for k, n in run.kinds.most_common()))
         print(f"(load average after: {load_average()})")
+        if failures:
+            print("(failed turns: " + "; ".join(failures) + ")")
 
         print(f"== Conversation length (ms, one conversation of {LONG_TURNS} turns; median of turns "
               f"2-11 and 91-100; load average {load_average()})")

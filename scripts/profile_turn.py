@@ -113,6 +113,12 @@ def profile_rasa(model: Path, turns: int) -> None:
         endpoints = AvailableEndpoints.read_endpoints(str(endpoints_file))
 
         async def main() -> None:
+            import logging
+
+            from rasa.utils.log_utils import configure_structlog
+
+            logging.basicConfig(level=logging.WARNING)
+            configure_structlog(logging.WARNING)  # as `rasa run` logs: no debug lines in the profile
             agent = await load_agent(model_path=str(model), endpoints=endpoints)
             messages = texts()
             for text in messages[:5]:  # warm up
