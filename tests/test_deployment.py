@@ -103,9 +103,9 @@ def test_rasa_requires_the_token_and_the_gateway_sends_the_same(services: dict) 
     for name in gateway_services(services):
         assert str(services[name]["environment"]["RASA_TOKEN"]).startswith(required), name
     assert "scripts.serve" in services["actions"]["command"] and services["actions"]["command"][-1] == "actions"
-    # The credentials ask for the token on the REST webhook too.
+    # The credentials ask for the token on the REST webhook and the gateway's turn webhook too.
     credentials = yaml.safe_load((PROJECT_ROOT / "config" / "credentials.yml").read_text(encoding="utf-8"))
-    assert list(credentials) == ["bot.rasa_channel.TokenRestInput"]
+    assert list(credentials) == ["bot.rasa_channel.TokenRestInput", "bot.rasa_channel.TurnInput"]
 
 
 def test_the_gateway_purges_the_tracker_store_the_rasa_services_use(services: dict) -> None:
