@@ -33,9 +33,9 @@ thread-safe and never raise on unusual label values):
         One round of a timer this gateway ran as the lease holder (`sweep`,
         `retention`): `assistant_timer_rounds_total{timer}`.
 
-    The router learns whether a turn was a fallback from
-    `RasaClient.last_turn(sender)` (a TurnInfo with `.language`, `.intent` and
-    `.fallback`), which reads the same tracker request as `language_of`.
+    The router learns whether a turn was a fallback from the TurnInfo that
+    `RasaClient.turn(...)` returns with the replies (`.language`, `.intent`,
+    `.fallback`: the same request, bot/rasa_channel.py's turn channel).
 
 Recorded by bot/rasa_client.py itself (nothing to call):
 `assistant_rasa_request_seconds{instance}` (each HTTP request to a Rasa

@@ -1,4 +1,4 @@
-"""Rasa's REST channel, as the gateway uses it, over one or several Rasa instances.
+"""Rasa's turn channel (bot/rasa_channel.py), as the gateway uses it, over one or several Rasa instances.
 
 Several instances share one tracker store (PostgreSQL) and one lock store
 (Redis), so any of them can serve any conversation. Each conversation still
@@ -28,6 +28,8 @@ import httpx
 from bot import metrics
 
 FALLBACK_INTENT = "nlu_fallback"
+# bot/rasa_channel.py's TurnInput: the replies, the parse result and the language in one answer.
+TURN_WEBHOOK = "/webhooks/turn/webhook"
 
 
 class AssistantUnavailable(Exception):
@@ -51,7 +53,7 @@ def rendezvous_order(instances: Sequence[str], conversation: str) -> list[str]:
 
 @dataclass(frozen=True)
 class TurnInfo:
-    """The conversation after a turn, from its tracker."""
+    """The conversation after a turn (from the turn channel's answer)."""
 
     language: str | None = None
     # Rasa's parse result of the last message (intent, intent_ranking, entities, language).
@@ -109,37 +111,27 @@ class RasaClient:
             return response
         raise httpx.ConnectError(self._without_token(f"no Rasa instance reachable ({last_error})"))
 
-    async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    async def turn(self, sender: str, text: str, metadata: dict[str, Any]) -> tuple[list[dict[str, Any]], TurnInfo]:
+        """One user message: Rasa's replies and the turn's parse result and `language` slot,
+        in one request (bot/rasa_channel.py's turn channel)."""
         try:
             response = await self._request(
-                sender, "POST", "/webhooks/rest/webhook",
-                json={"sender": sender, "message": text, "metadata": metadata},
+                sender, "POST", TURN_WEBHOOK, json={"sender": sender, "message": text, "metadata": metadata},
             )
             response.raise_for_status()
-            replies = response.json()
+            answer = response.json()
         except (httpx.HTTPError, ValueError) as error:
             raise AssistantUnavailable(self._without_token(str(error))) from error
+        replies = answer.get("messages") if isinstance(answer, dict) else None
         if not isinstance(replies, list):
             raise AssistantUnavailable("unexpected answer from Rasa")
-        return replies
+        latest, language = answer.get("latest_message"), answer.get("language")
+        return replies, TurnInfo(language if isinstance(language, str) else None,
+                                 latest if isinstance(latest, dict) else None)
 
-    async def language_of(self, sender: str) -> str | None:
-        """The conversation's `language` slot after the turn."""
-        return (await self.last_turn(sender)).language
-
-    async def last_turn(self, sender: str) -> TurnInfo:
-        """The `language` slot and the parse result of the last message after the turn
-        (one tracker request: the language, fallbacks, the unresolved log)."""
-        try:
-            response = await self._request(
-                sender, "GET", f"/conversations/{sender}/tracker", params={"include_events": "NONE"}
-            )
-            response.raise_for_status()
-            tracker = response.json()
-            latest = tracker.get("latest_message")
-            return TurnInfo((tracker.get("slots") or {}).get("language"), latest if isinstance(latest, dict) else None)
-        except (httpx.HTTPError, ValueError, AttributeError):
-            return TurnInfo()
+    async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+        """Rasa's replies to one message (the turn's other outcome unused)."""
+        return (await self.turn(sender, text, metadata))[0]
 
     async def close(self) -> None:
         await self._client.aclose()

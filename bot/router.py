@@ -50,6 +50,7 @@ from bot.limits import Limits
 from bot.privacy.masking import mask
 from bot.rasa_client import AssistantUnavailable, RasaClient
 from bot.settings import Settings
+from bot.store.models import Conversation
 from bot.store.repository import ConversationStore
 from bot.texts import text as localized
 
@@ -103,8 +104,10 @@ class Turn:
     replies: list[Reply]
     # The assistant did not understand the message (for the metrics).
     fallback: bool = False
-    # Work that waits until the channel has sent the replies (the work-package-6 log).
+    # Work that waits until the channel has sent the replies (the work-package-6 log, the metrics).
     deferred: list[Deferred] = field(default_factory=list)
+    # The conversation's handoff state after the turn, when the router knows it (None: ask the store).
+    state: str | None = None
 
     async def finish(self) -> None:
         """Run the deferred work; the channel calls this after sending the replies.
@@ -208,7 +211,12 @@ class Router:
                 turn = await self._handle(channel, external_id, raw_text, channel_payload, progress)
         except Exception:  # noqa: BLE001 - whatever broke, the user hears about it
             turn = await self._failed(channel, progress)
-        metrics.observe_turn(channel, turn.language, time.monotonic() - started, turn.fallback)
+        seconds = time.monotonic() - started
+
+        async def observe() -> None:
+            metrics.observe_turn(channel, turn.language, seconds, turn.fallback)
+
+        turn.deferred.insert(0, observe)
         return turn
 
     async def greet(
@@ -244,20 +252,15 @@ class Router:
         metadata = {k: v for k, v in {"channel": channel, "language_hint": progress.hint,
                                       META_HINTS: progress.hints}.items() if v}
         try:
-            raw_replies = await self.rasa.send(conversation.id, GREETING_PAYLOAD, metadata)
+            raw_replies, state = await self.rasa.turn(conversation.id, GREETING_PAYLOAD, metadata)
         except AssistantUnavailable:
             metrics.count_unavailable(channel)
             return Turn(conversation.id, language, [])
-        language = (await self.rasa.last_turn(conversation.id)).language or language
+        language = state.language or language
         replies = [self._reply(raw, language) for raw in raw_replies]
         offered = [b["payload"] for r in replies for b in r.buttons if b.get("payload")]
-
-        def store() -> None:
-            self._store_bot_replies(conversation.id, replies, language)
-            self.store.update_conversation(conversation.id, language=language, offered=offered)
-
-        await to_thread.run_sync(store)
-        return Turn(conversation.id, language, replies)
+        await to_thread.run_sync(lambda: self._store_replies(conversation.id, replies, language, offered=offered))
+        return Turn(conversation.id, language, replies, state=conversation.state)
 
     async def admit(self, channel: str, external_id: str, language: str) -> Turn | None:
         """For a channel's own events that count as messages (Telegram's stickers, /start,
@@ -285,20 +288,24 @@ class Router:
         self, channel: str, external_id: str, raw_text: Any, channel_payload: str | None, progress: _Progress
     ) -> Turn:
         hint, choice = progress.hint, progress.choice
-        conversation = await self.conversation(channel, external_id)
+        text = clean(raw_text)
+        refusal = self._refusal(text)
+
+        def incoming(conversation: Conversation) -> dict[str, Any] | None:
+            """The user's message as stored (before Rasa sees it), in the conversation's first transaction."""
+            if refusal:
+                return None
+            stored_text = mask(text) if conversation.state in CONTACT_STATES else text
+            return {"direction": "in", "sender": "user", "text": stored_text,
+                    "language": self._current_language(conversation.language, choice, hint)}
+
+        conversation, message_id = await to_thread.run_sync(self.store.receive, channel, external_id, incoming)
         progress.conversation_id = conversation.id
         language = progress.language = self._current_language(conversation.language, choice, hint)
-        text = clean(raw_text)
-
-        refusal = self._refusal(text)
         if refusal:
             metrics.count_refused(channel, refusal[0].removeprefix("gateway."))
             return await self._refuse(conversation.id, text, language, refusal)
-
-        stored_text = mask(text) if conversation.state in CONTACT_STATES else text
-        progress.message_id = message_id = await to_thread.run_sync(
-            lambda: self.store.add_message(conversation.id, "in", "user", stored_text, language=language)
-        )
+        progress.message_id = message_id
 
         if conversation.state != BOT_STATE and self.handoff is not None:
             handed = await self.handoff.user_message(conversation, text, message_id)
@@ -320,24 +327,24 @@ class Router:
         }
         metadata = {k: v for k, v in metadata.items() if v}
         try:
-            raw_replies = await self.rasa.send(conversation.id, text, metadata)
+            raw_replies, state = await self.rasa.turn(conversation.id, text, metadata)
         except AssistantUnavailable:
             metrics.count_unavailable(channel)
             return await self._say_locally(conversation.id, message_id, language, ("gateway.unavailable", {}),
                                            status="failed")
-        state = await self.rasa.last_turn(conversation.id)
         language = progress.language = state.language or language
         parse = state.latest_message or {}
         intent = (parse.get("intent") or {}).get("name")
         replies = [self._reply(raw, language) for raw in raw_replies]
         mark_feedback(replies, intent)
         offered = [b["payload"] for r in replies for b in r.buttons if b.get("payload")]
-        await to_thread.run_sync(
-            lambda: self._store_replies(conversation.id, message_id, replies, language, offered, intent))
+        await to_thread.run_sync(lambda: self._store_replies(
+            conversation.id, replies, language, intent, mark=(message_id, "answered"), offered=offered))
         request = next((r.custom["handoff"] for r in replies if isinstance(r.custom, dict) and "handoff" in r.custom),
                        None)
         shown = [r for r in replies if not (isinstance(r.custom, dict) and "handoff" in r.custom)]
-        turn = Turn(conversation.id, language, shown, fallback=state.fallback)
+        turn = Turn(conversation.id, language, shown, fallback=state.fallback,
+                    state=None if request is not None else conversation.state)
         said = None if text.startswith("/") else text
         if self.insights is not None and parse:
             turn.deferred.append(lambda: to_thread.run_sync(lambda: self.insights.record_turn(
@@ -425,12 +432,8 @@ class Router:
             raw_replies = [{"text": localized(language, "gateway.unavailable")}]
         replies = [self._reply(raw, language) for raw in raw_replies]
         offered = [b["payload"] for r in replies for b in r.buttons if b.get("payload")]
-
-        def store() -> None:
-            self._store_bot_replies(conversation_id, replies, language)
-            self.store.update_conversation(conversation_id, offered=offered)
-
-        await to_thread.run_sync(store)
+        await to_thread.run_sync(lambda: self._store_replies(conversation_id, replies, language, offered=offered,
+                                                             update_language=False))
         return replies
 
     async def deliver(self, conversation_id: str, replies: list[Reply]) -> None:
@@ -485,33 +488,30 @@ class Router:
     ) -> Turn:
         key, values = what
         reply = Reply(text=localized(language, key, **values), language=language)
-
-        def store() -> None:
-            self.store.set_message_status(message_id, status)
-            self.store.add_message(conversation_id, "out", "system", reply.text, language=language, status="sent")
-
-        await to_thread.run_sync(store)
+        await to_thread.run_sync(lambda: self.store.record_replies(
+            conversation_id, [{"direction": "out", "sender": "system", "text": reply.text, "language": language}],
+            mark=(message_id, status)))
         return Turn(conversation_id, language, [reply])
 
     def _store_replies(
-        self, conversation_id: str, message_id: int, replies: list[Reply], language: str, offered: list[str],
-        intent: str | None = None,
+        self, conversation_id: str, replies: list[Reply], language: str, intent: str | None = None, *,
+        mark: tuple[int, str] | None = None, offered: list[str] | None = None, update_language: bool = True,
     ) -> None:
-        self._store_bot_replies(conversation_id, replies, language, intent)
-        self.store.set_message_status(message_id, "answered")
-        self.store.update_conversation(conversation_id, language=language, offered=offered)
-
-    def _store_bot_replies(
-        self, conversation_id: str, replies: list[Reply], language: str, intent: str | None = None
-    ) -> None:
+        """The assistant's replies, the user message's status and the conversation's language and
+        offered buttons, in one transaction; each reply learns its stored id."""
+        rows = []
         for reply in replies:
             payload = {k: v for k, v in reply.as_dict().items() if k != "text"}
             if reply.asks_feedback or reply.asks_rating:
                 payload.update(intent=intent, asks_feedback=reply.asks_feedback, asks_rating=reply.asks_rating)
                 # The whole answer (it may come in several messages), for a 👎 to log.
                 payload["answer"] = "\n\n".join(r.text for r in replies if r.text)
-            reply.message_id = self.store.add_message(conversation_id, "out", "bot", reply.text, payload or None,
-                                                      language, status="sent")
+            rows.append({"direction": "out", "sender": "bot", "text": reply.text, "payload": payload or None,
+                         "language": language})
+        ids = self.store.record_replies(conversation_id, rows, mark=mark,
+                                        language=language if update_language else None, offered=offered)
+        for reply, message_id in zip(replies, ids, strict=True):
+            reply.message_id = message_id
 
     @staticmethod
     def _reply(raw: dict[str, Any], language: str) -> Reply:

@@ -19,6 +19,20 @@ Sections and columns are stable; compare runs line by line.
 4. Topic discovery: time and peak resident memory of clustering 10,000 unresolved
    questions of one language (bot/insights/clusters.py), in a process of its own
    (scripts/cluster_bench.py); rss_mb is the process before clustering.
+5. Load: everything `make run` starts (Rasa, the action server, the gateway with
+   RATE_LIMITS=off), closed loop (each simulated user sends its next message as soon as
+   its turn is answered) with 1, 10 and 50 users, through the gateway's web chat
+   (socket.io, the widget's protocol; a turn is answered at its first `bot_uttered`, and
+   the user waits for the rest of the turn's replies, which come together, before the
+   next message) and through Rasa's REST webhook, the same messages in the same run:
+   p50/p95/p99 and turns/s. Then turn 2 against turn 100 of one conversation (median of
+   turns 2-11 and 91-100) on both paths, and each process's resident memory (at the end
+   and its peak). The machine's load average is printed with each table: the figures
+   depend on what else runs. BENCH_LOAD_SECONDS (20) per run, BENCH_RASA_INSTANCES (1):
+   2 starts two Rasa processes (each with its own action server and tracker store) and
+   the gateway spreads conversations over them as in production (RASA_URLS).
+
+    python -m scripts.bench [model] [--only nlu,language,latency,clustering,load]
 """
 
 from __future__ import annotations
@@ -218,16 +232,35 @@ def model_section(model: Path) -> None:
     print(f"{'train_seconds':<14}{seconds if seconds is not None else 'n/a':>9}")
 
 
-def main() -> None:
-    import sys
+SECTIONS = ("model", "nlu", "language", "latency", "clustering", "load")
 
-    model = Path(sys.argv[1]) if len(sys.argv) > 1 else model_path()
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("model", nargs="?", help="the model (default: the one of the current inputs)")
+    parser.add_argument("--only", help=f"comma-separated sections of {', '.join(SECTIONS)} (default: all)")
+    options = parser.parse_args(argv)
+    sections = set(options.only.split(",")) if options.only else set(SECTIONS)
+    if sections - set(SECTIONS):
+        parser.error(f"unknown section(s): {', '.join(sorted(sections - set(SECTIONS)))}")
+    model = Path(options.model) if options.model else model_path()
     print(f"model {model.name}")
-    model_section(model)
-    nlu_section(model)
-    language_section()
-    latency_section(model)
-    clustering_section()
+    if "model" in sections:
+        model_section(model)
+    if "nlu" in sections:
+        nlu_section(model)
+    if "language" in sections:
+        language_section()
+    if "latency" in sections:
+        latency_section(model)
+    if "clustering" in sections:
+        clustering_section()
+    if "load" in sections:
+        from scripts.load_bench import load_section
+
+        load_section(model)
 
 
 if __name__ == "__main__":

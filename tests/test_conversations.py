@@ -56,6 +56,26 @@ def test_a_question_is_answered_in_its_own_language(
     assert "{espoo_services_url}" not in " ".join(r.get("text", "") for r in replies)
 
 
+def test_the_turn_channel_answers_with_the_replies_the_parse_and_the_language(
+    servers: Servers, domain: Domain
+) -> None:
+    """bot/rasa_channel.py's TurnInput: what the gateway reads after a turn, in the turn's one answer,
+    the same as the tracker says."""
+    sender = new_sender()
+    answer = servers.post("/webhooks/turn/webhook",
+                          {"sender": sender, "message": "hur anmäler jag mig som arbetssökande"})
+    assert set(answer) == {"messages", "latest_message", "language"}
+    assert said(answer["messages"], domain, "utter_register_as_jobseeker", "sv"), answer
+    assert answer["language"] == "sv"
+    parse = answer["latest_message"]
+    assert parse["intent"]["name"] == "register_as_jobseeker" and parse["intent_ranking"]
+    assert parse["text"] == "hur anmäler jag mig som arbetssökande"
+    tracker = servers.tracker(sender)
+    assert tracker["slots"]["language"] == "sv"
+    assert tracker["latest_message"]["intent"] == parse["intent"]
+    assert tracker["latest_message"]["entities"] == parse["entities"]
+
+
 def test_greeting_in_swedish_gives_privacy_note_and_menu(servers: Servers, domain: Domain) -> None:
     sender = new_sender()
     replies = servers.say(sender, "hej", language_hint="sv-FI")

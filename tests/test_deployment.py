@@ -103,9 +103,9 @@ def test_rasa_requires_the_token_and_the_gateway_sends_the_same(services: dict) 
     for name in gateway_services(services):
         assert str(services[name]["environment"]["RASA_TOKEN"]).startswith(required), name
     assert "scripts.serve" in services["actions"]["command"] and services["actions"]["command"][-1] == "actions"
-    # The credentials ask for the token on the REST webhook too.
+    # The credentials ask for the token on the REST webhook and the gateway's turn webhook too.
     credentials = yaml.safe_load((PROJECT_ROOT / "config" / "credentials.yml").read_text(encoding="utf-8"))
-    assert list(credentials) == ["bot.rasa_channel.TokenRestInput"]
+    assert list(credentials) == ["bot.rasa_channel.TokenRestInput", "bot.rasa_channel.TurnInput"]
 
 
 def test_the_gateway_purges_the_tracker_store_the_rasa_services_use(services: dict) -> None:
@@ -273,7 +273,8 @@ def test_rasa_gets_every_variable_of_the_production_endpoints(services: dict) ->
 
 def test_production_endpoints_use_postgres_and_redis() -> None:
     endpoints = yaml.safe_load(PRODUCTION_ENDPOINTS.read_text(encoding="utf-8"))
-    assert endpoints["tracker_store"]["type"] == "SQL"
+    # Rasa's SQL tracker store, loading a window of each conversation per turn (bot/rasa_tracker_store.py).
+    assert endpoints["tracker_store"]["type"] == "bot.rasa_tracker_store.WindowedSQLTrackerStore"
     assert endpoints["tracker_store"]["dialect"] == "postgresql"
     # Rasa's Redis lock store with atomic lock changes (bot/rasa_lock_store.py).
     assert endpoints["lock_store"]["type"] == "bot.rasa_lock_store.AtomicRedisLockStore"

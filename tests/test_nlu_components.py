@@ -79,3 +79,21 @@ def test_a_story_is_ranked_by_its_question_too_and_a_single_sentence_is_left_alo
     single = parse("I got a job and I start working, can I travel abroad")
     assert single.get("intent")["name"] == "got_a_job"
     assert single.get("intent_ranking")[0]["confidence"] == 0.55
+
+
+def test_the_intent_classifier_predicts_the_same_without_copying_its_weights() -> None:
+    import numpy as np
+    from scipy.sparse import random as sparse_random
+    from sklearn.linear_model import LogisticRegression
+
+    from components.intent_classifier import transposable
+
+    rng = np.random.default_rng(7)
+    X = sparse_random(60, 400, density=0.05, format="csr", random_state=7)
+    y = rng.integers(0, 4, 60)
+    classifier = LogisticRegression(max_iter=200).fit(X, y)
+    before = classifier.predict_proba(X[:5])
+    assert not classifier.coef_.T.flags["C_CONTIGUOUS"]  # as trained: the product copies it
+    transposable(classifier)
+    assert classifier.coef_.T.flags["C_CONTIGUOUS"]
+    assert np.allclose(classifier.predict_proba(X[:5]), before)

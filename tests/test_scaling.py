@@ -74,11 +74,9 @@ def fake_rasa(down: set[str], seen: list[tuple[str, str]], read_timeout: set[str
         if instance in read_timeout:
             raise httpx.ReadTimeout("no answer", request=request)
         seen.append((instance, request.url.path))
-        if request.method == "POST":
-            return httpx.Response(200, json=[{"text": f"from {instance}"}])
-        return httpx.Response(
-            200, json={"slots": {"language": "sv"}, "latest_message": {"intent": {"name": "nlu_fallback"}}}
-        )
+        # bot/rasa_channel.py's turn channel: the replies and the turn's outcome in one answer.
+        return httpx.Response(200, json={"messages": [{"text": f"from {instance}"}], "language": "sv",
+                                         "latest_message": {"intent": {"name": "nlu_fallback"}}})
 
     return httpx.MockTransport(handle)
 
@@ -96,13 +94,17 @@ def test_each_conversation_sticks_to_one_instance() -> None:
     seen: list[tuple[str, str]] = []
     client = client_with(fake_rasa(set(), seen), [A, B, C])
 
+    def instance_of(conversation: str) -> str:
+        return rendezvous_order([A, B, C], conversation)[0]
+
     async def talk() -> None:
         for conversation in [f"conv-{i}" for i in range(30)]:
             for _ in range(3):
-                await client.send(conversation, "hei", {})
-                assert await client.language_of(conversation) == "sv"
+                replies, turn = await client.turn(conversation, "hei", {})
+                assert turn.language == "sv" and replies == [{"text": f"from {instance_of(conversation)}"}]
             served = {instance for instance, _ in seen}
-            assert served == {rendezvous_order([A, B, C], conversation)[0]}, conversation
+            assert served == {instance_of(conversation)}, conversation
+            assert {path for _, path in seen} == {"/webhooks/turn/webhook"}  # one request per turn
             seen.clear()
         await client.close()
 
@@ -128,13 +130,12 @@ def test_an_unreachable_instance_hands_its_conversations_to_the_next_one() -> No
         down.update({A, B, C})
         with pytest.raises(AssistantUnavailable):
             await client.send(conversation, "hei", {})
-        assert await client.language_of(conversation) is None
         await client.close()
 
     asyncio.run(talk())
 
 
-def test_last_turn_tells_language_and_fallback_and_requests_are_measured() -> None:
+def test_a_turn_tells_language_and_fallback_and_requests_are_measured() -> None:
     seen: list[tuple[str, str]] = []
     client = client_with(fake_rasa({B}, seen), [A, B])
     conversation = next(c for c in (f"conv-{i}" for i in range(100)) if rendezvous_order([A, B], c)[0] == B)
@@ -145,7 +146,7 @@ def test_last_turn_tells_language_and_fallback_and_requests_are_measured() -> No
     before = value("assistant_rasa_request_seconds_count", A), value("assistant_rasa_unreachable_total", B)
 
     async def talk() -> None:
-        turn = await client.last_turn(conversation)
+        _, turn = await client.turn(conversation, "hmm", {})
         assert (turn.language, turn.intent, turn.fallback) == ("sv", "nlu_fallback", True)
         await client.close()
 

@@ -61,7 +61,7 @@ from bot.language.decision import normalise_tag
 from bot.link_titles import link_titles
 from bot.router import Reply, Router, Turn
 from bot.shared.locks import TurnLocks
-from bot.store.models import Conversation, as_utc, utcnow
+from bot.store.models import as_utc, utcnow
 from bot.texts import text as localized
 
 log = logging.getLogger(__name__)
@@ -107,9 +107,8 @@ def bot_uttered(reply: Reply) -> list[dict[str, Any]]:
     return events
 
 
-def handoff_state(conversation: Conversation | None) -> str:
-    """What the widget's handoff bar shows: waiting, with_adviser or none."""
-    state = conversation.state if conversation is not None else None
+def handoff_state(state: str | None) -> str:
+    """What the widget's handoff bar shows (from the conversation's state): waiting, with_adviser or none."""
     return state if state in (WAITING, WITH_ADVISER) else NO_HANDOFF
 
 
@@ -165,13 +164,17 @@ class WebChat:
         """Messages outside a user turn (an adviser's, handoff events) to every open tab of the session."""
         await self._emit_replies(session_id, replies)
 
-    async def _emit_replies(self, session_id: str, replies: list[Reply], **metadata: Any) -> None:
-        """Replies as `bot_uttered` events, each with the conversation's handoff state after them."""
+    async def _emit_replies(self, session_id: str, replies: list[Reply], state: str | None = None,
+                            **metadata: Any) -> None:
+        """Replies as `bot_uttered` events, each with the conversation's handoff state after them
+        (`state`, when the turn knows it; else read from the store)."""
         if not replies:
             return
         try:
-            conversation = await to_thread.run_sync(self.router.store.find, CHANNEL, session_id)
-            metadata["handoff"] = handoff_state(conversation)
+            if state is None:
+                conversation = await to_thread.run_sync(self.router.store.find, CHANNEL, session_id)
+                state = conversation.state if conversation is not None else None
+            metadata["handoff"] = handoff_state(state)
         except Exception:  # noqa: BLE001 - the database is down: the replies (e.g. "it failed") still go
             log.warning("no handoff state for session replies (database unavailable)")
         for reply in replies:
@@ -264,7 +267,7 @@ class WebChat:
             reply.asks_rating = bool(payload.get("asks_rating")) and "rating" not in given
             out.extend({"sender": m.sender, **event} for event in bot_uttered(reply))
         if out:  # the state now, for the widget to restore its handoff bar after a reload
-            out[-1:] = with_metadata(out[-1:], handoff=handoff_state(conversation))
+            out[-1:] = with_metadata(out[-1:], handoff=handoff_state(conversation.state))
         return out
 
     async def on_feedback(self, sid: str, data: Any = None) -> None:
@@ -314,7 +317,7 @@ class WebChat:
             turn = await self.router.greet(CHANNEL, session_id, language_hint=hint, language_hints=language_hints(data),
                                            client=self._clients.get(sid, "unknown"))
             # Marked, so that the widget keeps the greeting above anything typed meanwhile.
-            await self._emit_replies(session_id, turn.replies, greeting=True)
+            await self._emit_replies(session_id, turn.replies, turn.state, greeting=True)
 
     async def _send(self, session_id: str, turn: Turn) -> None:
-        await self._emit_replies(session_id, turn.replies)
+        await self._emit_replies(session_id, turn.replies, turn.state)

@@ -140,6 +140,11 @@ class LanguageDetector:
             merged[code] = merged.get(code, 0.0) + item.prob
         return sorted(merged.items(), key=lambda kv: kv[1], reverse=True)
 
+    def _agrees(self, text: str, candidates: list[str], code: str) -> bool:
+        """langdetect, restricted to the script's candidates, also ranks `code` first."""
+        second_opinion = self._langdetect(text, candidates)
+        return bool(second_opinion) and second_opinion[0][0] == code
+
     def _lingua_ranked(self, text: str) -> list[tuple[str, float]]:
         return [
             (value.language.iso_code_639_1.name.lower(), value.value)
@@ -232,8 +237,6 @@ class LanguageDetector:
         close_call = partner in shares and shares[partner] >= self.settings.max_close_partner_share
         unambiguous = lingua_share >= self.settings.min_confidence_alone and not close_call
         long_enough = own_enough or (unambiguous and with_service)
-        second_opinion = self._langdetect(cleaned, candidates)
-        agree = bool(second_opinion) and second_opinion[0][0] == code
         known = {c: v for c, v in self.profile.known(cleaned).items() if script == "Latin" or c in candidates}
         if known:
             total_known = sum(known.values())
@@ -246,13 +249,15 @@ class LanguageDetector:
             # Russian translit or Arabizi reads as Slovak or Indonesian to both detectors,
             # which know nothing of romanised writing; the profile of our data does.
             other = None
+        # langdetect's second opinion only where it decides: lingua sure enough to be trusted,
+        # but not sure enough alone (it is a third of a detection's time).
         trusted = (
             long_enough
             and other is None
             and best == code
             and lingua_share >= self.settings.min_confidence
             and not close_call
-            and (agree or lingua_share >= self.settings.min_confidence_alone)
+            and (lingua_share >= self.settings.min_confidence_alone or self._agrees(cleaned, candidates, code))
         )
         return Detection(best, best_share, trusted, len(tokens), other_language=other,
                          decisive=script != "Latin", scores=tuple(combined), lingua_confidence=lingua_share,

@@ -3,6 +3,7 @@ gateway calls these through a worker thread)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +37,49 @@ class ConversationStore:
         except IntegrityError:  # created concurrently by another worker
             with self.db.session() as session:
                 return self._find(session, channel, external_id)
+
+    def receive(
+        self, channel: str, external_id: str, message: Callable[[Conversation], dict[str, Any] | None]
+    ) -> tuple[Conversation, int | None]:
+        """A user message's first transaction: the conversation (created if new) and the message
+        `message(conversation)` describes (add_message's keywords; None: nothing stored), committed
+        before the turn goes on. Returns the conversation and the message's id."""
+        try:
+            with self.db.session() as session:
+                conversation = self._find(session, channel, external_id)
+                if conversation is None:
+                    conversation = Conversation(channel=channel, external_id=external_id, offered_payloads=[])
+                    session.add(conversation)
+                    session.flush()
+                return conversation, self._add_message(session, conversation.id, message(conversation))
+        except IntegrityError:  # created concurrently by another worker: it exists now
+            with self.db.session() as session:
+                conversation = self._find(session, channel, external_id)
+                return conversation, self._add_message(session, conversation.id, message(conversation))
+
+    @staticmethod
+    def _add_message(session: Session, conversation_id: str, fields: dict[str, Any] | None) -> int | None:
+        if fields is None:
+            return None
+        row = Message(conversation_id=conversation_id, **{"status": "received", **fields})
+        session.add(row)
+        session.flush()
+        return row.id
+
+    def record_replies(
+        self, conversation_id: str, replies: list[dict[str, Any]], *, mark: tuple[int, str] | None = None,
+        language: str | None = None, offered: list[str] | None = None,
+    ) -> list[int]:
+        """The end of a turn in one transaction: the replies (add_message's keywords, each, sent),
+        the user message's status (`mark`: id, status), the conversation's language and offered
+        buttons. Returns the replies' ids."""
+        with self.db.session() as session:
+            ids = [self._add_message(session, conversation_id, {"status": "sent", **reply}) for reply in replies]
+            if mark is not None:
+                session.get(Message, mark[0]).status = mark[1]
+            if language or offered is not None:
+                self._update(session.get(Conversation, conversation_id), language, offered)
+            return ids
 
     def get(self, conversation_id: str) -> Conversation | None:
         with self.db.session() as session:
@@ -78,12 +122,15 @@ class ConversationStore:
         self, conversation_id: str, *, language: str | None = None, offered: list[str] | None = None
     ) -> None:
         with self.db.session() as session:
-            conversation = session.get(Conversation, conversation_id)
-            if language:
-                conversation.language = language
-            if offered is not None:
-                kept = [p for p in conversation.offered_payloads or [] if p not in offered] + offered
-                conversation.offered_payloads = kept[-OFFERED_PAYLOADS_KEPT:]
+            self._update(session.get(Conversation, conversation_id), language, offered)
+
+    @staticmethod
+    def _update(conversation: Conversation, language: str | None, offered: list[str] | None) -> None:
+        if language:
+            conversation.language = language
+        if offered is not None:
+            kept = [p for p in conversation.offered_payloads or [] if p not in offered] + offered
+            conversation.offered_payloads = kept[-OFFERED_PAYLOADS_KEPT:]
 
     def last_activity(self, conversation_id: str) -> datetime:
         """The later of the conversation's last change and its last message."""

@@ -76,6 +76,7 @@ def test_rasa_api_refuses_requests_without_the_token(rasa: Servers) -> None:
         ("DELETE", "/model", None),
         # The REST channel is a route of its own: bot/rasa_channel.py asks for the token there too.
         ("POST", "/webhooks/rest/webhook", {"sender": sender, "message": "hello"}),
+        ("POST", "/webhooks/turn/webhook", {"sender": sender, "message": "hello"}),
     ]
     for method, path, body in attacks:
         for query in ("", "?token=wrong", "?token="):
