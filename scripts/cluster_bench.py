@@ -2,8 +2,10 @@
 
 `python -m scripts.cluster_bench 10000` prints one JSON line: texts, groups, seconds,
 rss_mb (the process's resident memory after the imports and the texts, before
-clustering) and peak_rss_mb (its maximum resident memory, getrusage, after clustering).
-`make bench` runs it in a process of its own, so the peak is the clustering's.
+clustering) and peak_rss_mb (its maximum resident memory after clustering: the kernel's
+high-water mark VmHWM, which starts again at exec; getrusage's ru_maxrss does not, so in
+a process started by `make bench`, which holds the Rasa model, it reported the parent's
+1.6 GB). `make bench` runs it in a process of its own, so the peak is the clustering's.
 
 The texts are one language's worst case: every Finnish training example of data/nlu/fi
 with a few openers and closers ("hei, ...", "... kiitos"), shuffled with a fixed seed.
@@ -35,7 +37,13 @@ def finnish_questions(count: int) -> list[str]:
 
 
 def rss_mb() -> float:
-    """The maximum resident memory of this process so far (Linux reports KiB)."""
+    """The maximum resident memory of this program so far, in MB (VmHWM on Linux, in kB)."""
+    try:
+        for line in open("/proc/self/status", encoding="ascii"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -16,18 +16,18 @@ pytestmark = pytest.mark.model
 LANGUAGES = load_catalog().supported
 # Issue 13's targets: accuracy >= 0.95 in every language, the weakest within 0.03 of the
 # strongest, "did you mean" top-3 >= 0.98. Not met in every language (docs/nlu.md): the
-# floors below are the measured figures of the model of 2026-12-06 less 0.01, the most a
-# language may lose to a change (issue 17), so that no change makes a language worse
-# unnoticed; a language's floor rises as the language improves (raise it with the figure
-# `make bench` prints), never above the target.
+# floors below are each language's best measured figure (2026-12-06, or issue 17's model
+# of 2026-12-07 where that was higher) less 0.01, the most a language may lose to a change
+# (issue 17), so that no change makes a language worse unnoticed. A floor rises as its
+# language improves (with the figure `make bench` prints), never falls, never passes the target.
 ACCURACY_TARGET = 0.95
-ACCURACY_MEASURED = {"fi": 0.951, "sv": 0.953, "en": 0.972, "ru": 0.957, "uk": 0.975, "et": 0.953,
-                     "ar": 0.936, "so": 0.925, "fa": 0.940, "zh": 0.914, "vi": 0.884, "sq": 0.928}
+ACCURACY_MEASURED = {"fi": 0.971, "sv": 0.953, "en": 0.982, "ru": 0.976, "uk": 0.982, "et": 0.982,
+                     "ar": 0.942, "so": 0.925, "fa": 0.940, "zh": 0.932, "vi": 0.907, "sq": 0.928}
 TOP3_TARGET = 0.98
-TOP3_MEASURED = {"fi": 1.000, "sv": 0.990, "en": 1.000, "ru": 0.993, "uk": 0.986, "et": 1.000,
-                 "ar": 0.979, "so": 0.987, "fa": 0.986, "zh": 0.986, "vi": 0.972, "sq": 0.975}
+TOP3_MEASURED = {"fi": 1.000, "sv": 0.990, "en": 1.000, "ru": 1.000, "uk": 0.986, "et": 1.000,
+                 "ar": 0.986, "so": 1.000, "fa": 0.986, "zh": 0.986, "vi": 0.972, "sq": 0.975}
 MAX_LOSS = 0.01
-# The spread measured (0.091) plus the same allowance; the target is 0.03.
+# The spread measured on 2026-12-06 (0.091; 0.075 on 2026-12-07) plus the allowance; the target is 0.03.
 MAX_SPREAD = 0.10
 NO_CONTEXT_FLOOR = 0.95
 MAX_FLIP_RATE = 0.01
