@@ -5,7 +5,9 @@ screenshot of every step for people to look at (issue 12's acceptance):
 1. a Finnish user on a Finnish browser (desktop);
 2. a Russian speaker on a Finnish-language browser (desktop);
 3. an Arabic speaker on a phone (390 x 844) with a live adviser in the console;
-4. a Turkish speaker (a Turkish browser; the assistant does not speak Turkish).
+4. a Turkish speaker (a Turkish browser; the assistant does not speak Turkish);
+5. questions for other authorities (out of scope): an English user on a desktop, a Persian
+   speaker on a phone.
 
     .venv/bin/python -m scripts.walkthrough [--out /work/screens/walkthrough]
 
@@ -193,6 +195,22 @@ class Walk:
         context.close()
 
 
+    def out_of_scope_users(self) -> None:
+        print("5. Questions for other authorities: English desktop, Persian phone")
+        for locale, languages, options, text, name in [
+            ("en-GB", ["en-GB", "en"], {"viewport": DESKTOP}, "how do I renew my residence permit", "en-out-of-scope"),
+            ("fa-IR", ["fa-IR", "fa"], PHONE, "برای تمدید اجازه اقامتم باید کجا بروم", "fa-phone-out-of-scope"),
+        ]:
+            context = self.context(locale, languages, **options)
+            page = context.new_page()
+            self.open_widget(page)
+            self.say(page, text)
+            expect(page.locator(QUICK, has_text=response("utter_help_menu", locale[:2])["buttons"][0]["title"]).last
+                   ).to_be_visible()
+            self.shot(page, name)
+            context.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"folder for the screenshots ({DEFAULT_OUT})")
@@ -213,6 +231,7 @@ def main() -> None:
         walk.arabic_user(adviser)
         adviser.queue()
         walk.turkish_user()
+        walk.out_of_scope_users()
         browser.close()
     print(f"{len(walk.shots)} screenshots in {args.out}")
 
