@@ -48,7 +48,7 @@ from bot.rasa_token import resolve_rasa_token
 from scripts.model import model_path
 from scripts.serve import actions_command, rasa_command
 from tests.chat_client import ChatClient
-from tests.helpers import free_port, running_gateway, wait_until_up
+from tests.helpers import free_port, logged_process, running_gateway, wait_until_up
 from tests.nginx_proxy import running_nginx
 
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -118,20 +118,6 @@ def redis_commands() -> int:
     import redis
 
     return int(redis.Redis.from_url(REDIS_URL).info("stats")["total_commands_processed"])
-
-
-@contextmanager
-def process(command: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    with open(log, "w") as out:
-        started = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield started
-    finally:
-        started.terminate()
-        try:
-            started.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            started.kill()
 
 
 def closed_loop(users: int, seconds: float, turn: Callable[[int, int], None]) -> list[float]:
@@ -230,10 +216,10 @@ def main() -> None:
                "DB_HOST": "127.0.0.1", "DB_PORT": "5432", "DB_NAME": tracker_db, "DB_LOGIN_DB": "test",
                "DB_USER": "postgres", "DB_PASSWORD": "", "REDIS_HOST": "127.0.0.1", "REDIS_PORT": "6379",
                "REDIS_DB": "11", "REDIS_PASSWORD": "", "REDIS_KEY_PREFIX": f"capacity{uuid.uuid4().hex[:8]}"}
-        actions = stack.enter_context(process(actions_command(actions_port), env, work / "actions.log"))
+        actions = stack.enter_context(logged_process(actions_command(actions_port), env, work / "actions.log"))
         command = rasa_command(rasa_port, str(model_path()))
         command[command.index("--endpoints") + 1] = str(PROJECT_ROOT / "config" / "endpoints.production.yml")
-        rasa = stack.enter_context(process(command, env, work / "rasa.log"))
+        rasa = stack.enter_context(logged_process(command, env, work / "rasa.log"))
         wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions)
         wait_until_up(f"http://127.0.0.1:{rasa_port}/status?token={token}", rasa, timeout=600)
         rasa_url = f"http://127.0.0.1:{rasa_port}"

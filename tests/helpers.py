@@ -40,6 +40,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop_processes(processes: list[subprocess.Popen], timeout: float) -> None:
+    """Ask every process to stop at once, wait up to `timeout` s for each, kill what is still there."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@contextmanager
+def logged_process(command: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """A process of the project, its output in `log`, stopped on leaving."""
+    with open(log, "w") as out:
+        started = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield started
+    finally:
+        stop_processes([started], timeout=20)
+
+
 def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -143,13 +165,7 @@ def running_servers(model: Path, log_dir: Path | None = None, *, in_memory_track
                 token=token, tracker_store=tracker_store, pids=(rasa.pid, actions.pid),
             )
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes, timeout=20)
 
 
 @dataclass
@@ -179,8 +195,4 @@ def running_gateway(rasa_url: str, work_dir: Path, extra_env: dict[str, str] | N
         wait_until_up(f"http://127.0.0.1:{port}/healthz", process, timeout=60)
         yield Gateway(f"http://127.0.0.1:{port}", database_url, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_processes([process], timeout=15)

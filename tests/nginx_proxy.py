@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.paths import PROJECT_ROOT
-from tests.helpers import free_port, wait_until_up
+from tests.helpers import free_port, stop_processes, wait_until_up
 
 TEMPLATE = PROJECT_ROOT / "deploy" / "nginx" / "templates" / "default.conf.template"
 TEMPLATE_VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
@@ -117,8 +117,4 @@ def running_nginx(gateways: list[str], work: Path) -> Iterator[Proxy]:
         wait_until_up(f"http://127.0.0.1:{port}/proxy-healthz", process, timeout=30)
         yield Proxy(f"http://127.0.0.1:{port}", access_log, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_processes([process], timeout=15)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -160,8 +161,6 @@ def test_every_compose_variable_is_in_env_example(compose: dict) -> None:
 
 def compose_command() -> list[str] | None:
     """Docker's compose plugin, or Debian's docker-compose (`make test` installs it)."""
-    import shutil
-
     if shutil.which("docker") and subprocess.run(["docker", "compose", "version"],
                                                   capture_output=True).returncode == 0:
         return ["docker", "compose"]

@@ -44,6 +44,7 @@ from tests.faults.cluster import Service, base_url, gateway_service
 from tests.helpers import Servers
 from tests.nginx_proxy import Proxy, running_nginx
 from tests.postgres import POSTGRES_ADMIN_URL
+from tests.redis_server import require_redis
 from tests.responses import response_text
 from tests.test_handoff_flow import handoff_config
 
@@ -60,13 +61,7 @@ CONVERSATION_LIMIT = 8
 
 @pytest.fixture(scope="module")
 def redis_url() -> str:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
-        pytest.skip(f"Redis not reachable at 127.0.0.1:6379 ({type(error).__name__})")
-    return REDIS_URL
+    return require_redis(REDIS_URL)
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,7 @@ from bot.texts import text as localized
 from tests.fake_telegram import FakeTelegram, TelegramUser
 from tests.faults.cluster import Service, base_url, gateway_service
 from tests.helpers import free_port
+from tests.redis_server import require_redis
 from tests.tcp_relay import TcpRelay
 from tests.test_telegram import post
 
@@ -41,13 +42,7 @@ START_TEXT = localized("en", "telegram.start")[:40]
 
 @pytest.fixture(scope="module")
 def redis_url() -> str:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
-        pytest.skip(f"Redis not reachable at 127.0.0.1:6379 ({type(error).__name__})")
-    return REDIS_URL
+    return require_redis(REDIS_URL)
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from bot.shared.locks import TurnLocks
 from bot.shared.once import LocalOnce, RedisOnce
 from bot.store.db import Database, migrate
 from bot.store.repository import ConversationStore
+from tests.redis_server import require_redis
 from tests.tcp_relay import TcpRelay
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -29,13 +30,7 @@ REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/14"
 
 @pytest.fixture(scope="module")
 def redis_url() -> str:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
-        pytest.skip(f"Redis not reachable at {REDIS_HOST}:{REDIS_PORT} ({type(error).__name__})")
-    return REDIS_URL
+    return require_redis(REDIS_URL)
 
 
 def client(url: str):  # noqa: ANN201 - one "gateway's" own connections

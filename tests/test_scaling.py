@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlparse
@@ -40,7 +39,8 @@ from bot.store.db import Database
 from bot.store.models import Conversation
 from scripts.serve import actions_command, rasa_command
 from tests.chat_client import ChatClient
-from tests.helpers import Servers, free_port, running_gateway, wait_until_up
+from tests.helpers import Servers, free_port, logged_process, running_gateway, wait_until_up
+from tests.redis_server import require_redis
 from tests.tcp_relay import TcpRelay
 from tests.test_conversations import said
 
@@ -182,12 +182,7 @@ def test_rasa_urls_setting_and_rasa_url_alone() -> None:
 @pytest.fixture(scope="module")
 def redis_prefix() -> str:
     """A Redis key prefix of this run's own (letters and digits, as Rasa wants)."""
-    import redis
-
-    try:
-        redis.Redis(host=REDIS_HOST, port=REDIS_PORT, socket_connect_timeout=3).ping()
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
-        pytest.skip(f"Redis not reachable at {REDIS_HOST}:{REDIS_PORT} ({type(error).__name__})")
+    require_redis(f"redis://{REDIS_HOST}:{REDIS_PORT}")
     return f"scaling{uuid.uuid4().hex[:10]}"
 
 
@@ -218,20 +213,6 @@ def shared_stores(redis_prefix: str) -> Iterator[dict[str, str]]:
         admin.dispose()
 
 
-@contextmanager
-def process(command: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    with open(log, "w") as out:
-        started = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield started
-    finally:
-        started.terminate()
-        try:
-            started.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            started.kill()
-
-
 @pytest.fixture(scope="module")
 def two_rasa(
     trained_model: Path, shared_stores: dict[str, str], tmp_path_factory: pytest.TempPathFactory
@@ -244,12 +225,12 @@ def two_rasa(
         "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{actions_port}/webhook",
     }
     with ExitStack() as stack:
-        actions = stack.enter_context(process(actions_command(actions_port), env, logs / "actions.log"))
+        actions = stack.enter_context(logged_process(actions_command(actions_port), env, logs / "actions.log"))
         instances = []
         for name, port in zip("ab", ports, strict=True):
             command = rasa_command(port, str(trained_model))
             command[command.index("--endpoints") + 1] = str(PRODUCTION_ENDPOINTS)
-            instances.append(stack.enter_context(process(command, env, logs / f"rasa-{name}.log")))
+            instances.append(stack.enter_context(logged_process(command, env, logs / f"rasa-{name}.log")))
         token = resolve_rasa_token()
         wait_until_up(f"http://127.0.0.1:{actions_port}/health", actions)
         for instance, port in zip(instances, ports, strict=True):

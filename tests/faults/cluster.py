@@ -16,7 +16,7 @@ import yaml
 from bot.paths import PROJECT_ROOT
 from bot.rasa_token import resolve_rasa_token
 from scripts.serve import actions_command, rasa_command
-from tests.helpers import development_endpoints, free_port, wait_until_up
+from tests.helpers import development_endpoints, free_port, stop_processes, wait_until_up
 
 
 @dataclass
@@ -46,11 +46,7 @@ class Service:
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+            stop_processes([self.process], timeout=20)
 
 
 def actions_service(work: Path) -> Service:

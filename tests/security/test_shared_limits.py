@@ -17,6 +17,7 @@ from bot.limits import Rate, RedisLimitStore
 from bot.texts import text as localized
 from tests.chat_client import ChatClient
 from tests.helpers import Gateway, free_port, running_gateway
+from tests.redis_server import require_redis
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 RATE_LIMITED_FI = localized("fi", "gateway.rate_limited")
@@ -24,13 +25,7 @@ RATE_LIMITED_FI = localized("fi", "gateway.rate_limited")
 
 @pytest.fixture(scope="module")
 def redis_url() -> str:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as error:
-        pytest.skip(f"Redis not reachable at {REDIS_URL} ({type(error).__name__})")
-    return REDIS_URL
+    return require_redis(REDIS_URL)
 
 
 def test_parallel_hits_never_get_past_the_limit(redis_url: str) -> None:
