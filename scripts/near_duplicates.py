@@ -12,6 +12,9 @@ few thousand messages are checked against tens of thousands in seconds.
 
     python -m scripts.near_duplicates            # counts per language, held-out and dev vs training
     python -m scripts.near_duplicates --clean    # remove held-out (and dev) messages that leak
+    python -m scripts.near_duplicates --check data/nlu/sv/needs.yml
+        # the file's own examples that near-duplicate a held-out or development message
+        # (only the file's lines are printed, so that blind writers can check new data)
 """
 
 from __future__ import annotations
@@ -117,6 +120,27 @@ def leaks(texts: Sequence[str], references: Iterable[str]) -> list[tuple[str, st
     return ReferenceIndex(list(references)).leaks(texts)
 
 
+def check_file(path: str) -> int:
+    """Print the examples of one training file that near-duplicate a held-out or dev message.
+
+    Only the file's own lines are printed, never the held-out or development text, so
+    that writers who must not see those sets can still keep clear of them.
+    """
+    from pathlib import Path
+
+    from scripts.nlu_data import dev_sets, heldout_sets, load_examples
+
+    texts = [text for text, _ in load_examples(Path(path))]
+    protected = [t for examples in heldout_sets().values() for t, _ in examples]
+    protected += [e["text"] for examples in dev_sets().values() for e in examples]
+    index = ReferenceIndex(protected)
+    found = index.matches(texts)
+    for match in found:
+        print(texts[match.index])
+    print(f"{len(found)} of {len(texts)} examples in {path} are too close to a held-out or development message")
+    return len(found)
+
+
 def main() -> None:
     from scripts.nlu_data import (
         all_training_texts,
@@ -128,7 +152,10 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clean", action="store_true", help="remove the leaking held-out and dev messages")
+    parser.add_argument("--check", metavar="FILE", help="list FILE's examples that leak into held-out or dev")
     args = parser.parse_args()
+    if args.check:
+        raise SystemExit(1 if check_file(args.check) else 0)
     training = ReferenceIndex(all_training_texts())
     heldout = heldout_sets()
     heldout_index = ReferenceIndex([t for examples in heldout.values() for t, _ in examples])
