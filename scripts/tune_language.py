@@ -8,6 +8,9 @@ the mean language per scenario for each setting; config/languages.yml holds the
 chosen ones (docs/language.md).
 
     python -m scripts.tune_language
+    python -m scripts.tune_language --lingua-mode low   # one setting of lingua's models:
+        # the scenarios at the configured thresholds, messages taken for another language,
+        # and the resident memory the detector adds (run once per mode: lingua keeps models)
 """
 
 from __future__ import annotations
@@ -52,7 +55,36 @@ def sweep(detector: CachedDetector, sets: dict[str, list[dict[str, str]]], **set
     return scores
 
 
+def compare_mode(mode: str) -> None:
+    """The configured thresholds with lingua's models in `mode`: figures and memory."""
+    import psutil
+
+    process = psutil.Process()
+    catalog = load_catalog()
+    catalog = dataclasses.replace(catalog, detection=dataclasses.replace(catalog.detection, lingua_mode=mode))
+    sets = dev_sets(catalog.supported)
+    before = process.memory_info().rss
+    detector = CachedDetector(catalog)
+    added = (process.memory_info().rss - before) / 2**20
+    scores = sweep(detector, sets)
+    others = sum(detector.detect(e["text"]).other_language is not None for ex in sets.values() for e in ex)
+    print(f"lingua_mode {mode}: detector {added:.0f} MB; taken for another language {others} of "
+          f"{sum(len(ex) for ex in sets.values())}")
+    print(f"{'scenario':<12}" + "".join(f"{code:>7}" for code in sets) + f"{'worst':>8}{'mean':>7}")
+    for name, values in scores.items():
+        worst = max(values) if name == "flips" else min(values)
+        print(f"{name:<12}" + "".join(f"{v:>7.3f}" for v in values) + f"{worst:>8.3f}{sum(values) / len(values):>7.3f}")
+
+
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lingua-mode", help="figures and memory for one lingua_mode instead of the sweep")
+    options = parser.parse_args()
+    if options.lingua_mode:
+        compare_mode(options.lingua_mode)
+        return
     catalog = load_catalog()
     detector = CachedDetector(catalog)
     sets = dev_sets(catalog.supported)

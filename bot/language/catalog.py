@@ -25,6 +25,9 @@ class Language:
         return self.status == "supported"
 
 
+LINGUA_MODES = ("high", "high_for_ours", "low")
+
+
 @dataclass(frozen=True)
 class DetectionSettings:
     seed: int = 0
@@ -45,6 +48,10 @@ class DetectionSettings:
     # its occurrences are in one language ("hej"), else the hints decide ("ok", "hi").
     known_message_min_share: float = 0.6
     other_languages: tuple[str, ...] = ()
+    # lingua's models: "high" (every language in high-accuracy mode), "high_for_ours" (our
+    # languages in high-accuracy mode for the guess; every language, other_languages too,
+    # in low-accuracy mode to recognise another language) or "low" (all low-accuracy).
+    lingua_mode: str = "high"
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,8 @@ def parse_catalog(raw: dict) -> LanguageCatalog:
 def _detection_settings(raw: dict) -> DetectionSettings:
     raw = dict(raw)
     raw["other_languages"] = tuple(raw.get("other_languages", ()))
+    if raw.get("lingua_mode", "high") not in LINGUA_MODES:
+        raise ValueError(f"detection.lingua_mode must be one of {', '.join(LINGUA_MODES)}")
     return DetectionSettings(**raw)
 
 
