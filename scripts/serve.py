@@ -53,11 +53,23 @@ def rasa_arguments(options: argparse.Namespace, token: str) -> list[str]:
     ]
 
 
+def skip_optional_imports() -> None:
+    """Keep out what Rasa's server never uses but its imports would load.
+
+    TensorFlow 2.12 (which Rasa 3.6 imports whatever the pipeline) requires JAX and imports
+    it for TensorFlow Lite's converter if it is installed; its `try: from jax import ...
+    except ImportError` takes the missing module. 65 MB of resident memory
+    (docs/performance.md, "Memory").
+    """
+    sys.modules.setdefault("jax", None)  # type: ignore[arg-type]
+
+
 def serve_rasa(options: argparse.Namespace) -> None:
     arguments = rasa_arguments(options, resolve_rasa_token())
     model = arguments[arguments.index("--model") + 1]
     if not os.path.exists(model):
         sys.exit("no model for the current inputs: run `make train` first")
+    skip_optional_imports()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *arguments]

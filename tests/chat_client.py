@@ -8,6 +8,10 @@ import time
 import requests
 import socketio
 
+# A turn whose last message is not marked: its messages have all come once the channel
+# has been quiet this long.
+QUIET_SECONDS = 1.5
+
 
 def http_session(headers: dict[str, str] | None) -> requests.Session:
     """An HTTP session sending `headers` with every request of the long-polling transport
@@ -72,13 +76,21 @@ class ChatClient:
         start = len(self.events)
         self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id, "customData": custom})
         self.wait_for("bot_uttered", timeout, after=start)
-        # The rest of the turn's messages: wait until the channel has been quiet for a while.
+        # The rest of the turn's messages: up to the one marked as the turn's last
+        # (metadata.turn_end); without one, until the channel has been quiet for a while.
+        deadline = time.monotonic() + timeout
         seen, quiet_since = len(self.events), time.monotonic()
-        while time.monotonic() - quiet_since < 1.5:
-            time.sleep(0.1)
+        while not self._turn_ended(start) and time.monotonic() < deadline:
+            if time.monotonic() - quiet_since >= QUIET_SECONDS:
+                break
+            time.sleep(0.02)
             if len(self.events) != seen:
                 seen, quiet_since = len(self.events), time.monotonic()
         return [data for event, data in self.events[start:] if event == "bot_uttered"]
+
+    def _turn_ended(self, start: int) -> bool:
+        return any(event == "bot_uttered" and (data.get("metadata") or {}).get("turn_end")
+                   for event, data in self.events[start:])
 
     def send(self, text: str, **custom: str) -> int:
         """Send without waiting for an answer (to an adviser nothing comes back at once)."""

@@ -4,6 +4,7 @@ SocketIO channel, the conversation store, the boundary rules and the
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlparse
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import select
 
 from bot.store.db import Database
 from bot.store.models import Conversation, Message
-from tests.chat_client import ChatClient
+from tests.chat_client import QUIET_SECONDS, ChatClient
 from tests.helpers import Gateway, Servers, running_gateway
 from tests.tcp_relay import TcpRelay
 
@@ -79,6 +80,20 @@ def test_buttons_arrive_as_quick_replies(gateway: Gateway) -> None:
     replies = client.say("what can you do")
     quick = [q for r in replies for q in r.get("quick_replies", [])]
     assert quick and all(q["content_type"] == "text" and q["title"] and q["payload"] for q in quick)
+    client.close()
+
+
+def test_the_last_message_of_a_turn_says_so(gateway: Gateway) -> None:
+    """metadata.turn_end on the last event of a turn's answer, and on no other."""
+    client = ChatClient(gateway.url)
+    for text in ("hei", "what can you do", "mitä on starttiraha"):
+        start = len(client.events)
+        client.send(text)
+        client.wait_for("bot_uttered", after=start)
+        time.sleep(QUIET_SECONDS)  # everything of the turn has come, marked or not
+        replies = [data for event, data in client.events[start:] if event == "bot_uttered"]
+        marked = [i for i, reply in enumerate(replies) if reply["metadata"].get("turn_end")]
+        assert marked == [len(replies) - 1], (text, replies)
     client.close()
 
 

@@ -165,9 +165,11 @@ class WebChat:
         await self._emit_replies(session_id, replies)
 
     async def _emit_replies(self, session_id: str, replies: list[Reply], state: str | None = None,
-                            **metadata: Any) -> None:
+                            *, turn_end: bool = False, **metadata: Any) -> None:
         """Replies as `bot_uttered` events, each with the conversation's handoff state after them
-        (`state`, when the turn knows it; else read from the store)."""
+        (`state`, when the turn knows it; else read from the store). With `turn_end`, the last
+        event of a user's turn says so (`metadata.turn_end`), so that a client knows the turn's
+        answer is complete without waiting for silence."""
         if not replies:
             return
         try:
@@ -177,9 +179,11 @@ class WebChat:
             metadata["handoff"] = handoff_state(state)
         except Exception:  # noqa: BLE001 - the database is down: the replies (e.g. "it failed") still go
             log.warning("no handoff state for session replies (database unavailable)")
-        for reply in replies:
-            for event in with_metadata(bot_uttered(reply), **metadata):
-                await self.sio.emit("bot_uttered", event, room=session_id)
+        events = [event for reply in replies for event in with_metadata(bot_uttered(reply), **metadata)]
+        if turn_end and events:
+            events[-1] = with_metadata(events[-1:], turn_end=True)[0]
+        for event in events:
+            await self.sio.emit("bot_uttered", event, room=session_id)
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         self._clients[sid] = socketio_client_address(environ)
@@ -199,8 +203,8 @@ class WebChat:
                 # No new session: the client is told why (in the widget's language) and may ask again later.
                 language = request_language(data)
                 await self.sio.emit("bot_uttered", {"text": localized(language, "gateway.rate_limited"),
-                                                    "metadata": message_metadata(language)}, room=sid,
-                                    ignore_queue=True)
+                                                    "metadata": {**message_metadata(language), "turn_end": True}},
+                                    room=sid, ignore_queue=True)
                 return
             session_id = new_session_id()
         await self._confirm(sid, session_id)
@@ -320,4 +324,4 @@ class WebChat:
             await self._emit_replies(session_id, turn.replies, turn.state, greeting=True)
 
     async def _send(self, session_id: str, turn: Turn) -> None:
-        await self._emit_replies(session_id, turn.replies, turn.state)
+        await self._emit_replies(session_id, turn.replies, turn.state, turn_end=True)
