@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from bot.language import LanguageDecider, load_catalog
+from bot.language import LanguageDecider, LanguageDetector, load_catalog
 from bot.language.catalog import parse_catalog
 from bot.language.decision import normalise_tag
 
@@ -33,6 +35,30 @@ def test_default_language_must_be_supported() -> None:
                 },
             }
         )
+
+
+def test_lingua_mode_must_be_one_of_the_three() -> None:
+    raw = {"languages": {"fi": {"native_name": "Suomi", "english_name": "Finnish", "status": "supported"}}}
+    assert parse_catalog({**raw, "detection": {"lingua_mode": "low"}}).detection.lingua_mode == "low"
+    with pytest.raises(ValueError, match="lingua_mode"):
+        parse_catalog({**raw, "detection": {"lingua_mode": "fast"}})
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "other"),
+    [
+        ("hur ansöker jag om arbetslöshetsersättning från kassan", "sv", None),
+        ("как подать заявление на пособие по безработице", "ru", None),
+        ("Ich brauche Hilfe mit meinem Arbeitslosengeld, bitte", None, "de"),
+    ],
+)
+def test_lingua_in_low_accuracy_mode_still_tells_sentences_apart(text: str, code: str | None,
+                                                                  other: str | None) -> None:
+    """`lingua_mode: low` (docs/language.md) loads lingua's trigram models only."""
+    catalog = load_catalog()
+    low = dataclasses.replace(catalog, detection=dataclasses.replace(catalog.detection, lingua_mode="low"))
+    detected = LanguageDetector(low).detect(text)
+    assert (detected.other_language or detected.code, detected.other_language) == (other or code, other)
 
 
 # 1. explicit choice -------------------------------------------------------
