@@ -9,12 +9,13 @@ PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 	$$p -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1 && { echo $$p; break; }; done)
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv browsers train run chat test lint bench validate lock migrate clean content content-check
+.PHONY: help venv browsers train run chat test test-fast lint bench validate lock migrate clean content content-check
 
 help:
 	@echo "make run    - train if needed, start the Rasa server (5005) and action server (5055)"
 	@echo "make chat   - chat with the running assistant in the terminal"
 	@echo "make test   - lint, data validation and the whole test suite"
+	@echo "make test-fast - the tests that need no model, servers, browser or Telegram (a few minutes)"
 	@echo "make train  - train the model into models/ (only when its inputs changed)"
 	@echo "make bench  - accuracy, language-detection and latency figures"
 	@echo "make content - regenerate the topic answers (domain/responses/topics_*.yml) from content/"
@@ -74,6 +75,11 @@ test: $(STAMP) browsers
 	-$(PY) -m scripts.content_check --summary
 	$(PY) -m scripts.train
 	$(PY) -m pytest -ra
+
+# For working: no model, no Rasa, no browser, no Telegram, no fault injection.
+test-fast: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -ra -m "not model and not servers and not browser and not telegram and not faults"
 
 content: $(STAMP)
 	$(PY) -m scripts.build_content

@@ -60,6 +60,18 @@ def database_url(request, tmp_path) -> str:
     drop_schema(schema)
 
 
+# A test that uses one of these fixtures gets the marker, so that `make test-fast`
+# (-m "not model and not servers and not browser ...") leaves it out without each file
+# having to say so.
+MARKERS_BY_FIXTURE = {"trained_model": "model", "servers": "servers", "gateway": "servers", "browser": "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in set(getattr(item, "fixturenames", ())) & MARKERS_BY_FIXTURE.keys():
+            item.add_marker(MARKERS_BY_FIXTURE[fixture])
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say plainly how many tests did not run (e.g. no PostgreSQL or Redis here)."""
     skipped = len(terminalreporter.stats.get("skipped", []))

@@ -44,6 +44,17 @@ def test_lingua_mode_must_be_one_of_the_three() -> None:
         parse_catalog({**raw, "detection": {"lingua_mode": "fast"}})
 
 
+def test_lingua_mode_can_be_set_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    load_catalog.cache_clear()
+    monkeypatch.setenv("LINGUA_MODE", "high_for_ours")
+    try:
+        assert load_catalog().detection.lingua_mode == "high_for_ours"
+    finally:
+        load_catalog.cache_clear()
+    monkeypatch.delenv("LINGUA_MODE")
+    assert load_catalog().detection.lingua_mode == "high"
+
+
 @pytest.mark.parametrize(
     ("text", "code", "other"),
     [

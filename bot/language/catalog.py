@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -114,6 +115,11 @@ def _detection_settings(raw: dict) -> DetectionSettings:
 
 @lru_cache(maxsize=4)
 def load_catalog(path: Path | None = None) -> LanguageCatalog:
+    """config/languages.yml; the environment variable LINGUA_MODE overrides detection.lingua_mode
+    (a deployment short of memory: docs/language.md, "Lingua's models and memory")."""
     path = path or CONFIG_DIR / "languages.yml"
     with open(path, encoding="utf-8") as handle:
-        return parse_catalog(yaml.safe_load(handle))
+        raw = yaml.safe_load(handle)
+    if mode := os.environ.get("LINGUA_MODE"):
+        raw["detection"] = {**raw.get("detection", {}), "lingua_mode": mode}
+    return parse_catalog(raw)
