@@ -196,3 +196,14 @@ def running_gateway(rasa_url: str, work_dir: Path, extra_env: dict[str, str] | N
         yield Gateway(f"http://127.0.0.1:{port}", database_url, process)
     finally:
         stop_processes([process], timeout=15)
+
+
+def wait_until(condition, timeout: float, what: str):  # noqa: ANN001, ANN201
+    """The condition's first true value within `timeout` seconds (polled), else a failed assertion."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")

@@ -48,12 +48,16 @@ def wait_rows(gateway: Gateway, model: type, count: int, **where: object) -> lis
 def test_unresolved_turns_are_logged_masked_and_pseudonymous(wp6_gateway: Gateway) -> None:
     user = ChatClient(wp6_gateway.url)
     try:
+        # The log is written after each reply is sent: each turn's row is waited for.
+        before = len(rows(wp6_gateway, UnresolvedQuestion, channel="webchat"))
         user.say("xq zzkv plorf wibble", language="en")
+        wait_rows(wp6_gateway, UnresolvedQuestion, before + 1, channel="webchat")
         user.say("what is the weather tomorrow in espoo? tell me at 0401234567 or anna.virtanen@example.com",
                  language="en")
+        wait_rows(wp6_gateway, UnresolvedQuestion, before + 2, channel="webchat")
         user.say("Merhaba, işsizlik parası için nasıl başvuru yapabilirim acaba")
         conversation = conversation_of(wp6_gateway, user.session_id)
-        logged = rows(wp6_gateway, UnresolvedQuestion, channel="webchat")
+        logged = wait_rows(wp6_gateway, UnresolvedQuestion, before + 3, channel="webchat")
         mine = [r for r in logged if r.created_at and r.conversation_key == logged[-1].conversation_key]
         reasons = [r.reason for r in mine]
         # Not understood: a plain fallback, or two intents too close to choose ("ambiguous").

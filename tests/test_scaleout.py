@@ -41,7 +41,7 @@ from bot.texts import text as localized
 from tests.chat_client import ChatClient, http_session
 from tests.console_helpers import PASSWORD, sign_in
 from tests.faults.cluster import Service, base_url, gateway_service
-from tests.helpers import Servers
+from tests.helpers import Servers, wait_until
 from tests.nginx_proxy import Proxy, running_nginx
 from tests.postgres import POSTGRES_ADMIN_URL
 from tests.redis_server import require_redis
@@ -193,16 +193,6 @@ def latest_handoff(database_url: str, session_id: str) -> Handoff:
         return session.execute(
             select(Handoff).join(Conversation, Conversation.id == Handoff.conversation_id)
             .where(Conversation.external_id == session_id).order_by(Handoff.id.desc())).scalars().first()
-
-
-def wait_until(condition, timeout: float, what: str):  # noqa: ANN001, ANN201
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def live_texts(client: ChatClient, fragment: str) -> int:
