@@ -15,7 +15,9 @@ import argparse
 from pathlib import Path
 
 import httpx
+import psutil
 
+from scripts.load_bench import high_water_mb
 from scripts.model import model_path
 from tests.helpers import running_servers
 
@@ -23,16 +25,6 @@ MESSAGES = ("hei", "miten ilmoittaudun työttömäksi", "how much is the unemplo
             "что такое starttiraha", "مرحبا", "hej", "tôi mất việc rồi", "我想找工作",
             "Ich brauche Hilfe mit meinem Arbeitslosengeld bitte")
 CONVERSATIONS = 3
-
-
-def resident_mb(pid: int) -> dict[str, int]:
-    """VmRSS (resident now) and VmHWM (its peak), in MB."""
-    found = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            found[key] = int(value.split()[0]) // 1024
-    return found
 
 
 def main() -> None:
@@ -46,8 +38,7 @@ def main() -> None:
                            json={"sender": f"memory-{conversation}", "message": text}, timeout=60).raise_for_status()
         print(f"{'process':<10}{'rss_mb':>8}{'peak_mb':>9}")
         for name, pid in zip(("rasa", "actions"), servers.pids, strict=True):
-            memory = resident_mb(pid)
-            print(f"{name:<10}{memory['VmRSS']:>8}{memory['VmHWM']:>9}")
+            print(f"{name:<10}{psutil.Process(pid).memory_info().rss / 2**20:>8.0f}{high_water_mb(pid):>9.0f}")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,11 @@ def sweep(detector: CachedDetector, sets: dict[str, list[dict[str, str]]], **set
     return scores
 
 
+def worst_and_mean(scenario: str, values: list[float]) -> tuple[float, float]:
+    """The worst language (the highest flip rate, else the lowest accuracy) and the mean."""
+    return (max(values) if scenario == "flips" else min(values)), sum(values) / len(values)
+
+
 def compare_mode(mode: str) -> None:
     """The configured thresholds with lingua's models in `mode`: figures and memory."""
     import psutil
@@ -72,8 +77,8 @@ def compare_mode(mode: str) -> None:
           f"{sum(len(ex) for ex in sets.values())}")
     print(f"{'scenario':<12}" + "".join(f"{code:>7}" for code in sets) + f"{'worst':>8}{'mean':>7}")
     for name, values in scores.items():
-        worst = max(values) if name == "flips" else min(values)
-        print(f"{name:<12}" + "".join(f"{v:>7.3f}" for v in values) + f"{worst:>8.3f}{sum(values) / len(values):>7.3f}")
+        worst, mean = worst_and_mean(name, values)
+        print(f"{name:<12}" + "".join(f"{v:>7.3f}" for v in values) + f"{worst:>8.3f}{mean:>7.3f}")
 
 
 def main() -> None:
@@ -96,8 +101,8 @@ def main() -> None:
                        known_message_min_share=known)
         cells = []
         for name, values in scores.items():
-            worst = max(values) if name == "flips" else min(values)
-            cells.append(f"{worst:>15.3f}{sum(values) / len(values):>7.3f}")
+            worst, mean = worst_and_mean(name, values)
+            cells.append(f"{worst:>15.3f}{mean:>7.3f}")
         print(f"{first_min:>9} {hint_weight:>6} {known:>5}" + "".join(cells))
 
 

@@ -39,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_until
 
 T = TypeVar("T")
 
@@ -210,14 +210,11 @@ class FakeTelegram:
         return len(self.messages(chat_id))
 
     def wait_for(self, condition: Callable[[], T], timeout: float = 60.0, what: str = "condition") -> T:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            result = condition()
-            if result:
-                return result
-            time.sleep(0.05)
-        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; sent: "
-                             f"{[(m.chat_id, (m.text or '')[:60]) for m in self.messages()][-10:]}")
+        try:
+            return wait_until(condition, timeout, what, interval=0.05)
+        except AssertionError as timed_out:
+            raise AssertionError(f"{timed_out}; sent: "
+                                 f"{[(m.chat_id, (m.text or '')[:60]) for m in self.messages()][-10:]}") from None
 
     def wait_for_message(
         self, chat_id: int, matches: Callable[[Sent], bool], since: int = 0, timeout: float = 60.0,

@@ -198,12 +198,12 @@ def running_gateway(rasa_url: str, work_dir: Path, extra_env: dict[str, str] | N
         stop_processes([process], timeout=15)
 
 
-def wait_until(condition, timeout: float, what: str):  # noqa: ANN001, ANN201
+def wait_until(condition, timeout: float, what: str, interval: float = 0.1):  # noqa: ANN001, ANN201
     """The condition's first true value within `timeout` seconds (polled), else a failed assertion."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = condition()
         if result:
             return result
-        time.sleep(0.1)
+        time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
