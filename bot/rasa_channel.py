@@ -37,6 +37,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.rasa_speedups import trim_heap
 from bot.rasa_token import resolve_rasa_token
 from bot.rasa_tracker_store import OUTCOMES, turn_outcome
 
@@ -109,6 +110,7 @@ class TurnInput(TokenRestInput):
             # process, and the garbage collector need not walk them again on every full collection.
             gc.collect()
             gc.freeze()
+            trim_heap()  # what loading freed goes back to the system (bot/rasa_speedups.py)
 
         return self.protect(webhook)
 

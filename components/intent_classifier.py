@@ -6,6 +6,11 @@ SciPy's sparse-times-dense product copies all of it on every message: 16 ms and 
 allocation per parse, most of a parse (docs/performance.md). Stored in Fortran order, the
 transpose is a C-contiguous view and the product reads it in place (0.05 ms). Same weights,
 same predictions; the trained file is Rasa's own.
+
+Rasa builds each message's row by combining every featuriser's sequence *and* sentence
+features (deep copies, then stacking) and stacking the row with an empty dense matrix, about
+2 ms per parse; only the sentence features are used. `_create_X` stacks just those, in
+Rasa's order, into the same row.
 """
 
 from __future__ import annotations
@@ -20,18 +25,39 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import (
     LogisticRegressionClassifier as RasaLogisticRegressionClassifier,
 )
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.sparse import csr_matrix, hstack, vstack
 
 
 def transposable(classifier: Any) -> Any:
-    """The classifier with `coef_` in Fortran order (its transpose then needs no copy)."""
+    """The classifier with `coef_` in Fortran order (its transpose then needs no copy) and in
+    single precision: half the memory (45 MB of Rasa's resident memory); the probabilities
+    differ by at most a few millionths, the rankings not at all (2,197 held-out messages)."""
     if hasattr(classifier, "coef_"):
-        classifier.coef_ = np.asfortranarray(classifier.coef_)
+        classifier.coef_ = np.asfortranarray(classifier.coef_, dtype=np.float32)
     return classifier
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class LogisticRegressionClassifier(RasaLogisticRegressionClassifier):
+    def _create_X(self, messages: list[Message]) -> csr_matrix:  # noqa: N802 (Rasa's name)
+        """The sentence features of each message, sparse then dense, as Rasa's rows."""
+        rows = []
+        for message in messages:
+            _, sentence_features = message._filter_sparse_features(TEXT, [])  # Rasa 3.6's own filter
+            dense = message.get_dense_features(attribute=TEXT)[1]
+            parts = [csr_matrix(f.features) for f in sentence_features]
+            if dense is not None:
+                parts.append(csr_matrix(dense.features))
+            if not parts:
+                parts.append(csr_matrix((1, 0)))
+            rows.append(parts[0] if len(parts) == 1 else hstack(parts, format="csr"))
+        matrix = rows[0] if len(rows) == 1 else vstack(rows, format="csr")
+        # In the weights' precision: a product of mixed precisions would copy the weights.
+        return matrix.astype(getattr(self.clf, "coef_", matrix).dtype, copy=False)
+
     def train(self, training_data: TrainingData) -> Resource:
         resource = super().train(training_data)
         transposable(self.clf)

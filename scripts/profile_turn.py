@@ -103,6 +103,7 @@ def profile_rasa(model: Path, turns: int) -> None:
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
     from rasa.core.utils import AvailableEndpoints
 
+    from bot.rasa_speedups import install as install_rasa_speedups
     from tests.helpers import development_endpoints, running_servers
 
     with running_servers(model) as servers:
@@ -119,6 +120,7 @@ def profile_rasa(model: Path, turns: int) -> None:
 
             logging.basicConfig(level=logging.WARNING)
             configure_structlog(logging.WARNING)  # as `rasa run` logs: no debug lines in the profile
+            install_rasa_speedups()  # as scripts/serve.py does in Rasa's server
             agent = await load_agent(model_path=str(model), endpoints=endpoints)
             messages = texts()
             for text in messages[:5]:  # warm up

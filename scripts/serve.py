@@ -21,6 +21,8 @@ from scripts.model import model_path
 
 LOOPBACK = "127.0.0.1"
 CREDENTIALS = "config/credentials.yml"
+# glibc's malloc arenas in Rasa's server (docs/performance.md, "Memory").
+MALLOC_ARENAS = 2
 
 
 def rasa_command(port: int | None = None, model: str | None = None) -> list[str]:
@@ -70,7 +72,13 @@ def serve_rasa(options: argparse.Namespace) -> None:
     if not os.path.exists(model):
         sys.exit("no model for the current inputs: run `make train` first")
     skip_optional_imports()
+    from bot.rasa_speedups import install as install_rasa_speedups
+    from bot.rasa_speedups import limit_malloc_arenas
+
+    limit_malloc_arenas(MALLOC_ARENAS)  # before TensorFlow starts its threads
     from rasa.__main__ import main as rasa_main
+
+    install_rasa_speedups()
 
     sys.argv = ["rasa", *arguments]
     rasa_main()

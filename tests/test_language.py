@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import pytest
 
@@ -46,13 +47,31 @@ def test_lingua_mode_must_be_one_of_the_three() -> None:
 
 def test_lingua_mode_can_be_set_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     load_catalog.cache_clear()
-    monkeypatch.setenv("LINGUA_MODE", "high_for_ours")
+    monkeypatch.setenv("LINGUA_MODE", "low")
     try:
-        assert load_catalog().detection.lingua_mode == "high_for_ours"
+        assert load_catalog().detection.lingua_mode == "low"
     finally:
         load_catalog.cache_clear()
     monkeypatch.delenv("LINGUA_MODE")
-    assert load_catalog().detection.lingua_mode == "high"
+    assert load_catalog().detection.lingua_mode == "high"  # config/languages.yml
+
+
+@pytest.fixture(scope="module")
+def low_accuracy_detector() -> LanguageDetector:
+    catalog = load_catalog()
+    return LanguageDetector(
+        dataclasses.replace(catalog, detection=dataclasses.replace(catalog.detection, lingua_mode="low"))
+    )
+
+
+def test_vocabulary_share_counts_folded_words_of_our_training_data(
+    low_accuracy_detector: LanguageDetector,
+) -> None:
+    profile = low_accuracy_detector.profile
+    assert profile.vocabulary_share("studera med dagpenning") == ("sv", 1.0)
+    _, share = profile.vocabulary_share("Ich brauche Hilfe mit meinem Arbeitslosengeld")
+    assert share < 0.75
+    assert profile.vocabulary_share("") == (None, 0.0)
 
 
 @pytest.mark.parametrize(
@@ -61,14 +80,19 @@ def test_lingua_mode_can_be_set_by_the_environment(monkeypatch: pytest.MonkeyPat
         ("hur ansöker jag om arbetslöshetsersättning från kassan", "sv", None),
         ("как подать заявление на пособие по безработице", "ru", None),
         ("Ich brauche Hilfe mit meinem Arbeitslosengeld, bitte", None, "de"),
+        ("İşsizlik maaşı için nasıl başvurabilirim", None, "tr"),
+        # Every word is in our training data: lingua's trigram models alone said Danish,
+        # Slovak and Croatian (development messages; detection.our_words_min_share).
+        ("studera med dagpenning", "sv", None),
+        ("tim viec o espoo web nao z", "vi", None),
+        ("trajnim profesional falas per te papunt a ka", "sq", None),
     ],
 )
-def test_lingua_in_low_accuracy_mode_still_tells_sentences_apart(text: str, code: str | None,
+def test_lingua_in_low_accuracy_mode_still_tells_sentences_apart(low_accuracy_detector: LanguageDetector,
+                                                                  text: str, code: str | None,
                                                                   other: str | None) -> None:
     """`lingua_mode: low` (docs/language.md) loads lingua's trigram models only."""
-    catalog = load_catalog()
-    low = dataclasses.replace(catalog, detection=dataclasses.replace(catalog.detection, lingua_mode="low"))
-    detected = LanguageDetector(low).detect(text)
+    detected = low_accuracy_detector.detect(text)
     assert (detected.other_language or detected.code, detected.other_language) == (other or code, other)
 
 
@@ -421,3 +445,33 @@ def test_the_component_reads_the_conversation_language_from_the_tracker() -> Non
     menu_only = [UserUttered("/help", {"name": "help"}), SlotSet("language", "fi")]
     assert decide("привет", menu_only, {"conversation_language": "fi"})["code"] == "ru"
     assert decide("привет", [], {"conversation_language": "fi"})["code"] == "fi"
+
+
+@pytest.mark.parametrize(
+    ("conversation", "text", "expected"),
+    [
+        # A near tie between Russian and Ukrainian keeps the conversation's language ...
+        ("uk", "ну все добре па", "uk"),
+        ("uk", "на все добре дякую", "uk"),
+        # ... a clear message in the other language of the pair still switches it.
+        ("uk", "Как зарегистрироваться безработным в Эспоо, подскажите пожалуйста", "ru"),
+        ("ru", "Як зареєструватися безробітним в Еспоо, підкажіть будь ласка", "uk"),
+    ],
+)
+def test_a_close_partner_switches_the_conversation_only_when_clear(
+    conversation: str, text: str, expected: str
+) -> None:
+    """In `high_for_latin`, where lingua's trigram models judge Cyrillic and these near ties
+    are trusted detections."""
+    decider = latin_only_decider()
+    detection = decider.detector.detect(text)
+    assert detection.trusted  # the guard, not the length rule, decides here
+    assert decider.decide(text, {"conversation_language": conversation}).code == expected
+
+
+@functools.cache
+def latin_only_decider() -> LanguageDecider:
+    catalog = load_catalog()
+    return LanguageDecider(
+        dataclasses.replace(catalog, detection=dataclasses.replace(catalog.detection, lingua_mode="high_for_latin"))
+    )

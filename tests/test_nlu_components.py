@@ -96,4 +96,39 @@ def test_the_intent_classifier_predicts_the_same_without_copying_its_weights() -
     assert not classifier.coef_.T.flags["C_CONTIGUOUS"]  # as trained: the product copies it
     transposable(classifier)
     assert classifier.coef_.T.flags["C_CONTIGUOUS"]
-    assert np.allclose(classifier.predict_proba(X[:5]), before)
+    assert classifier.coef_.dtype == np.float32
+    after = classifier.predict_proba(X[:5].astype(np.float32))  # as _create_X gives the rows
+    assert np.allclose(after, before, atol=1e-5)
+    assert (after.argmax(axis=1) == before.argmax(axis=1)).all()
+
+
+def test_the_intent_classifier_builds_the_same_rows_as_rasa(tmp_path: Path) -> None:
+    """Two featurisers' sequence and sentence features: our rows equal Rasa's own."""
+    import numpy as np
+    from rasa.nlu.classifiers.logistic_regression_classifier import (
+        LogisticRegressionClassifier as RasaLogisticRegressionClassifier,
+    )
+    from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUENCE, TEXT
+    from rasa.shared.nlu.training_data.features import Features
+    from scipy.sparse import random as sparse_random
+
+    from components.intent_classifier import LogisticRegressionClassifier
+
+    messages = []
+    for seed in range(3):
+        message = Message({"text": f"viesti {seed}"})
+        for origin, width in (("words", 30), ("characters", 50)):
+            message.add_features(Features(sparse_random(2, width, density=0.3, format="coo", random_state=seed),
+                                          FEATURE_TYPE_SEQUENCE, TEXT, origin))
+            message.add_features(Features(sparse_random(1, width, density=0.3, format="coo", random_state=seed + 9),
+                                          FEATURE_TYPE_SENTENCE, TEXT, origin))
+        messages.append(message)
+    classifier = LogisticRegressionClassifier(
+        LogisticRegressionClassifier.get_default_config(), LocalModelStorage(tmp_path), Resource("lr"),
+        ExecutionContext(GraphSchema({}), "test"))
+    for batch in (messages[:1], messages):
+        ours = classifier._create_X(batch)
+        theirs = RasaLogisticRegressionClassifier._create_X(classifier, batch)
+        assert ours.shape == theirs.shape == (len(batch), 80)
+        assert np.array_equal(ours.toarray(), theirs.toarray())
+        assert ours.dtype == np.float64  # no weights yet: the features' own precision

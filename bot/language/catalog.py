@@ -26,7 +26,7 @@ class Language:
         return self.status == "supported"
 
 
-LINGUA_MODES = ("high", "high_for_ours", "low")
+LINGUA_MODES = ("high", "high_for_latin", "low")
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,11 @@ class DetectionSettings:
     min_confidence: float = 0.8
     min_confidence_alone: float = 0.95
     min_confidence_unsupported: float = 0.5
+    # ... unless at least this share of its words are words of our training data in one language.
+    our_words_min_share: float = 0.75
     max_close_partner_share: float = 0.25
+    # A conversation in one of a close pair switches to the other only at this combined share.
+    close_partner_switch_min_share: float = 0.75
     # The best guess: lingua's share weighted against the training-data profile's.
     lingua_weight: float = 0.3
     profile_temperature: float = 30.0
@@ -49,9 +53,10 @@ class DetectionSettings:
     # its occurrences are in one language ("hej"), else the hints decide ("ok", "hi").
     known_message_min_share: float = 0.6
     other_languages: tuple[str, ...] = ()
-    # lingua's models: "high" (every language in high-accuracy mode), "high_for_ours" (our
-    # languages in high-accuracy mode for the guess; every language, other_languages too,
-    # in low-accuracy mode to recognise another language) or "low" (all low-accuracy).
+    # lingua's models: "high" (every language in high-accuracy mode), "high_for_latin" (our
+    # languages written in Latin letters in high-accuracy mode for the guess among them, where
+    # lingua decides most; every language, other_languages too, in low-accuracy mode for the
+    # other scripts and to recognise another language) or "low" (all low-accuracy).
     lingua_mode: str = "high"
 
 
@@ -108,7 +113,7 @@ def parse_catalog(raw: dict) -> LanguageCatalog:
 def _detection_settings(raw: dict) -> DetectionSettings:
     raw = dict(raw)
     raw["other_languages"] = tuple(raw.get("other_languages", ()))
-    if raw.get("lingua_mode", "high") not in LINGUA_MODES:
+    if raw.get("lingua_mode", DetectionSettings.lingua_mode) not in LINGUA_MODES:
         raise ValueError(f"detection.lingua_mode must be one of {', '.join(LINGUA_MODES)}")
     return DetectionSettings(**raw)
 

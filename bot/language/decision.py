@@ -17,7 +17,7 @@ from typing import Any
 from babel import Locale
 
 from bot.language.catalog import LanguageCatalog
-from bot.language.detection import SCRIPT_LANGUAGES, LanguageDetector
+from bot.language.detection import CLOSE_PAIRS, SCRIPT_LANGUAGES, LanguageDetector
 from bot.language.explicit import ExplicitRequestMatcher
 
 EXPLICIT, DETECTED, CONVERSATION, HINT, DEFAULT = (
@@ -138,7 +138,8 @@ class LanguageDecider:
             )
         if normalise_tag(metadata.get(META_CONVERSATION)) is None:
             return self._first_message(detection, metadata)
-        if not (detection.trusted and detection.code) or self._romanized(detection, metadata):
+        if (not (detection.trusted and detection.code) or self._romanized(detection, metadata)
+                or self._close_partner_in_doubt(detection, metadata)):
             return self._keep(metadata, detection.code, detection.confidence)
         return self._detected(detection.code, detection.confidence, metadata)
 
@@ -175,6 +176,15 @@ class LanguageDecider:
         detected (and whether the assistant speaks it) is recorded beside it."""
         fallback = self._fallback(metadata)
         return LanguageDecision(fallback.code, fallback.source, detected, confidence, unsupported)
+
+    def _close_partner_in_doubt(self, detection, metadata: dict[str, Any]) -> bool:  # noqa: ANN001
+        """A Ukrainian conversation switches to Russian (and Russian to Ukrainian, Arabic to
+        Persian, Finnish to Estonian and back) only when the combined guess is clear: the
+        two share most words' letters, and a typo ("допоможiть напсиати резюме") can tip
+        lingua while our training data's profile sees a near tie."""
+        conversation = normalise_tag(metadata.get(META_CONVERSATION))
+        return (conversation is not None and CLOSE_PAIRS.get(detection.code) == conversation
+                and detection.confidence < self.catalog.detection.close_partner_switch_min_share)
 
     def _romanized(self, detection, metadata: dict[str, Any]) -> bool:  # noqa: ANN001
         """Arabic, Persian, Russian, Ukrainian and Chinese speakers often write their own

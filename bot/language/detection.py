@@ -7,9 +7,9 @@ Swedish or English message ("hur ansöker jag om starttiraha"). Lingua measured
 far better on the short test sets (docs/language.md), so the two are combined:
 both are restricted to the languages the script allows, letters that only one
 of our languages has decide between close pairs, service terms are ignored, a
-message is trusted only when it is long enough and lingua is confident (or both
-detectors agree), and a message counts as "another language" only when both
-detectors say so.
+message is trusted only when it is long enough, lingua is confident and the profile
+of our training data agrees, and a message counts as "another language" only when
+both detectors say so.
 """
 
 from __future__ import annotations
@@ -112,30 +112,25 @@ class LanguageDetector:
         self._factory = DetectorFactory()
         self._factory.load_profile(PROFILES_DIRECTORY)
         self._factory.set_seed(self.settings.seed)
-        self._known = set(self._factory.get_lang_list())
         ours = [lang for code in catalog.codes if (lang := _lingua_language(code)) is not None]
         others = [lang for code in self.settings.other_languages if (lang := _lingua_language(code)) is not None]
         mode = self.settings.lingua_mode
         # The guess among our languages, and the check for another language; one detector
-        # serves both unless our languages alone get the (large) high-accuracy models.
+        # serves both unless our Latin-script languages alone get the (large) high-accuracy
+        # models: there lingua decides between seven languages, elsewhere the script and the
+        # training-data profile do most of the work (docs/language.md, "Lingua's models").
         self._lingua = _lingua_detector([*ours, *others], high_accuracy=mode == "high")
-        self._lingua_ours = (
-            _lingua_detector(ours, high_accuracy=True) if mode == "high_for_ours" else self._lingua
+        latin = [lang for code in SCRIPT_LANGUAGES["Latin"] if code in catalog.codes
+                 and (lang := _lingua_language(code)) is not None]
+        self._lingua_by_script = (
+            {"Latin": _lingua_detector(latin, high_accuracy=True)} if mode == "high_for_latin" else {}
         )
         self.service_words = ServiceWords.of(catalog.service_terms, catalog.service_stems)
         self.profile = load_profile(tuple(catalog.supported), self.service_words)
 
-    def _langdetect(self, text: str, candidates: list[str] | None) -> list[tuple[str, float]]:
+    def _langdetect(self, text: str) -> list[tuple[str, float]]:
+        """Seeded langdetect over all its languages, best first."""
         detector = self._factory.create()
-        if candidates is not None:
-            prior = {}
-            for code in candidates:
-                for ld_code in (code, *[k for k, v in LANGDETECT_CODES.items() if v == code]):
-                    if ld_code in self._known:
-                        prior[ld_code] = 1.0
-            if not prior:
-                return []
-            detector.set_prior_map(prior)
         detector.append(text)
         try:
             ranked = detector.get_probabilities()
@@ -146,11 +141,6 @@ class LanguageDetector:
             code = LANGDETECT_CODES.get(item.lang, item.lang)
             merged[code] = merged.get(code, 0.0) + item.prob
         return sorted(merged.items(), key=lambda kv: kv[1], reverse=True)
-
-    def _agrees(self, text: str, candidates: list[str], code: str) -> bool:
-        """langdetect, restricted to the script's candidates, also ranks `code` first."""
-        second_opinion = self._langdetect(text, candidates)
-        return bool(second_opinion) and second_opinion[0][0] == code
 
     def _lingua_ranked(self, text: str, detector: LinguaDetector | None = None) -> list[tuple[str, float]]:
         return [
@@ -163,7 +153,7 @@ class LanguageDetector:
 
     def raw(self, text: str) -> str | None:
         """Plain seeded langdetect over all its languages: the baseline for benchmarks."""
-        ranked = self._langdetect(text, None)
+        ranked = self._langdetect(text)
         return ranked[0][0] if ranked else None
 
     def _other_language(self, cleaned: str, lingua_ranked: list[tuple[str, float]]) -> str | None:
@@ -173,7 +163,12 @@ class LanguageDetector:
         top, confidence = lingua_ranked[0]
         if top in self.catalog.languages or confidence < self.settings.min_confidence_unsupported:
             return None
-        unrestricted = self._langdetect(cleaned, None)
+        _, our_words = self.profile.vocabulary_share(cleaned)
+        if our_words >= self.settings.our_words_min_share:
+            # Chat Swedish ("studera med dagpenning") and Vietnamese without tone marks read
+            # as Danish or Latvian to lingua's smaller models; every word is in our data.
+            return None
+        unrestricted = self._langdetect(cleaned)
         if not unrestricted or unrestricted[0][0] in self.catalog.languages:
             return None
         return top
@@ -232,10 +227,11 @@ class LanguageDetector:
         if script != "Latin":
             # "пришел kielteinen päätös от Kela": the Finnish words say nothing of the pair.
             cleaned = " ".join(w for w in tokens if dominant_script(w) == script) or cleaned
-        lingua_ranked = self._lingua_ranked(cleaned, self._lingua_ours)
+        ours_detector = self._lingua_by_script.get(script, self._lingua)
+        lingua_ranked = self._lingua_ranked(cleaned, ours_detector)
         other = None
         if own_enough:
-            every_language = lingua_ranked if self._lingua is self._lingua_ours else self._lingua_ranked(cleaned)
+            every_language = lingua_ranked if ours_detector is self._lingua else self._lingua_ranked(cleaned)
             other = self._other_language(cleaned, every_language)
         scores = {code: p for code, p in lingua_ranked if code in candidates}
         total = sum(scores.values())
@@ -259,15 +255,16 @@ class LanguageDetector:
             # Russian translit or Arabizi reads as Slovak or Indonesian to both detectors,
             # which know nothing of romanised writing; the profile of our data does.
             other = None
-        # langdetect's second opinion only where it decides: lingua sure enough to be trusted,
-        # but not sure enough alone (it is a third of a detection's time).
+        # Lingua sure enough and the training-data profile agreeing. (langdetect's agreement was
+        # also required below min_confidence_alone: on the development sets it only kept 11
+        # messages from switching a conversation to their right language, and it was a third
+        # of a parse's language decision: docs/language.md, "Why two detectors".)
         trusted = (
             long_enough
             and other is None
             and best == code
             and lingua_share >= self.settings.min_confidence
             and not close_call
-            and (lingua_share >= self.settings.min_confidence_alone or self._agrees(cleaned, candidates, code))
         )
         return Detection(best, best_share, trusted, len(tokens), other_language=other,
                          decisive=script != "Latin", scores=tuple(combined), lingua_confidence=lingua_share,

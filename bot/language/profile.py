@@ -55,16 +55,20 @@ class DomainProfile:
     """Per-script naive Bayes over character 1-4-grams of the cleaned training texts."""
 
     def __init__(self, texts_by_language: dict[str, list[str]], service_words: ServiceWords) -> None:
+        import numpy as np
         from sklearn.feature_extraction.text import CountVectorizer
         from sklearn.naive_bayes import MultinomialNB
 
         by_script: dict[str, tuple[list[str], list[str]]] = {}
         self._known: dict[str, Counter[str]] = {}
+        self._vocabulary: dict[str, set[str]] = {}
         for language, texts in texts_by_language.items():
+            vocabulary = self._vocabulary.setdefault(language, set())
             for text in texts:
                 cleaned = service_words.strip(text).lower()
                 if key := normalise(cleaned):
                     self._known.setdefault(key, Counter())[language] += 1
+                    vocabulary.update(key.split())
                 script = dominant_script(cleaned)
                 allowed = SCRIPT_CLASSES.get(script, ()) if script else ()
                 if script and (allowed is None or language in allowed):
@@ -77,6 +81,9 @@ class DomainProfile:
             vectorizer = CountVectorizer(analyzer="char_wb", ngram_range=NGRAMS)
             # Uniform priors: how many examples a language has says nothing about a message.
             model = MultinomialNB(alpha=ALPHA, fit_prior=False).fit(vectorizer.fit_transform(texts), labels)
+            # Predicting multiplies by the transpose: in Fortran order it is read in place
+            # instead of copied on every message (0.8 -> 0.35 ms; components/intent_classifier.py).
+            model.feature_log_prob_ = np.asfortranarray(model.feature_log_prob_)
             self._models[script] = (vectorizer, model)
 
     def known(self, cleaned: str) -> dict[str, float]:
@@ -86,6 +93,20 @@ class DomainProfile:
             return {}
         total = sum(counts.values())
         return {code: n / total for code, n in counts.most_common()}
+
+    def vocabulary_share(self, cleaned: str) -> tuple[str | None, float]:
+        """Our language whose training data has the largest share of the message's words
+        (folded), and that share: "studera med dagpenning" is all Swedish words, whatever a
+        detector of newspaper text says."""
+        message_words = normalise(cleaned).split()
+        if not message_words:
+            return None, 0.0
+        shares = {
+            language: sum(word in vocabulary for word in message_words) / len(message_words)
+            for language, vocabulary in self._vocabulary.items()
+        }
+        best = max(shares, key=shares.__getitem__, default=None)
+        return best, shares.get(best, 0.0) if best else 0.0
 
     def log_probabilities(self, cleaned: str, script: str) -> dict[str, float]:
         """{language: log probability} for a message already cleaned of service words; {} if no model."""
