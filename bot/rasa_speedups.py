@@ -58,7 +58,7 @@ def _cached_resolve_by_type(original: Any) -> Any:
         """Event.resolve_by_type, remembering each class found (classes only ever get added)."""
         if type_name in found:
             return found[type_name]
-        event_class = original(type_name, None) if default is None else original(type_name, default)
+        event_class = original(type_name, default)
         if event_class is not None and event_class is not default:
             found[type_name] = event_class
         return event_class

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import pytest
 
 from bot.language import LanguageDecider, LanguageDetector, load_catalog
-from bot.language.catalog import parse_catalog
+from bot.language.catalog import LanguageCatalog, parse_catalog
 from bot.language.decision import normalise_tag
 
 
@@ -56,12 +55,19 @@ def test_lingua_mode_can_be_set_by_the_environment(monkeypatch: pytest.MonkeyPat
     assert load_catalog().detection.lingua_mode == "high"  # config/languages.yml
 
 
+def catalog_in_mode(lingua_mode: str) -> LanguageCatalog:
+    catalog = load_catalog()
+    return dataclasses.replace(catalog, detection=dataclasses.replace(catalog.detection, lingua_mode=lingua_mode))
+
+
 @pytest.fixture(scope="module")
 def low_accuracy_detector() -> LanguageDetector:
-    catalog = load_catalog()
-    return LanguageDetector(
-        dataclasses.replace(catalog, detection=dataclasses.replace(catalog.detection, lingua_mode="low"))
-    )
+    return LanguageDetector(catalog_in_mode("low"))
+
+
+@pytest.fixture(scope="module")
+def latin_only_decider() -> LanguageDecider:
+    return LanguageDecider(catalog_in_mode("high_for_latin"))
 
 
 def test_vocabulary_share_counts_folded_words_of_our_training_data(
@@ -459,19 +465,10 @@ def test_the_component_reads_the_conversation_language_from_the_tracker() -> Non
     ],
 )
 def test_a_close_partner_switches_the_conversation_only_when_clear(
-    conversation: str, text: str, expected: str
+    latin_only_decider: LanguageDecider, conversation: str, text: str, expected: str
 ) -> None:
     """In `high_for_latin`, where lingua's trigram models judge Cyrillic and these near ties
     are trusted detections."""
-    decider = latin_only_decider()
-    detection = decider.detector.detect(text)
+    detection = latin_only_decider.detector.detect(text)
     assert detection.trusted  # the guard, not the length rule, decides here
-    assert decider.decide(text, {"conversation_language": conversation}).code == expected
-
-
-@functools.cache
-def latin_only_decider() -> LanguageDecider:
-    catalog = load_catalog()
-    return LanguageDecider(
-        dataclasses.replace(catalog, detection=dataclasses.replace(catalog.detection, lingua_mode="high_for_latin"))
-    )
+    assert latin_only_decider.decide(text, {"conversation_language": conversation}).code == expected
