@@ -37,6 +37,7 @@ Sections and columns are stable; compare runs line by line.
 
 from __future__ import annotations
 
+import logging
 import os
 import statistics
 import tempfile
@@ -67,11 +68,24 @@ LANGID_DIR = Path(
 )
 LANGID_SETS = ("single-words", "word-pairs", "sentences")
 OTHER_LANGUAGES = ("tr", "es", "ku", "ckb")
+# The widget's transport after its upgrade; "polling" for a browser whose proxy blocks WebSocket.
+WEBCHAT_TRANSPORT = os.environ.get("BENCH_WEBCHAT_TRANSPORT", "websocket")
+MASH_SET = PROJECT_ROOT / "tests" / "nlu" / "mash" / "mash.txt"
 PARSES, TURNS = 200, 100
 CLUSTER_TEXTS = 10_000
 
 
-def webchat_turns(gateway_url: str, texts: list[str]) -> list[float]:
+def webchat_turns(gateway_url: str, texts: list[str], conversation_turns: int = 10) -> list[float]:
+    """Each turn's time to its first reply through the gateway, in conversations of
+    `conversation_turns` turns, as the REST turns beside them (a longer conversation costs
+    Rasa more per turn: the load section's "Conversation length")."""
+    timings = []
+    for first in range(0, len(texts), conversation_turns):
+        timings += _webchat_conversation(gateway_url, texts[first:first + conversation_turns])
+    return timings
+
+
+def _webchat_conversation(gateway_url: str, texts: list[str]) -> list[float]:
     import threading
 
     import socketio
@@ -81,7 +95,7 @@ def webchat_turns(gateway_url: str, texts: list[str]) -> list[float]:
     client = socketio.Client(reconnection=False)
     client.on("session_confirm", lambda session_id: confirmed.append(session_id))
     client.on("bot_uttered", lambda data: arrived.set())
-    client.connect(gateway_url, transports=["polling"], socketio_path="socket.io")
+    client.connect(gateway_url, transports=[WEBCHAT_TRANSPORT], socketio_path="socket.io")
     client.emit("session_request", {"session_id": None})
     deadline = time.monotonic() + 30
     while not confirmed and time.monotonic() < deadline:
@@ -94,7 +108,7 @@ def webchat_turns(gateway_url: str, texts: list[str]) -> list[float]:
         if arrived.wait(60):
             timings.append((time.perf_counter() - started) * 1000)
         time.sleep(0.3)  # let the rest of the turn arrive before the next message
-    client.eio.disconnect(abort=True)  # don't wait for the pending long poll
+    client.eio.disconnect(abort=True)  # don't wait for a pending long poll
     return timings
 
 
@@ -167,16 +181,26 @@ def language_section() -> None:
             f"{name:<14}{language:<9}{len(texts):>5}{raw:>12.3f}{guess:>10.3f}{fresh:>12.3f}{kept}"
         )
 
+    def unsupported_share(texts: list[str], context: dict[str, str] | None = None) -> float:
+        return sum(decider.decide(t, context).unsupported is not None for t in texts) / len(texts)
+
+    # in_conversation: inside an English conversation, where both detectors must name the language.
+    english = {"conversation_language": "en"}
     print("== Languages outside the list (share recognised as unsupported)")
-    print(f"{'set':<14}{'language':<9}{'n':>5}{'recognised':>12}")
+    print(f"{'set':<14}{'language':<9}{'n':>5}{'recognised':>12}{'in_conversation':>17}")
     for name in ("word-pairs", "sentences"):
         for language in OTHER_LANGUAGES:
             path = LANGID_DIR / name / f"{language}.txt"
             if not path.exists():
                 continue
             texts = read_lines(path)
-            flagged = sum(decider.decide(t).unsupported is not None for t in texts) / len(texts)
-            print(f"{name:<14}{language:<9}{len(texts):>5}{flagged:>12.3f}")
+            print(f"{name:<14}{language:<9}{len(texts):>5}{unsupported_share(texts):>12.3f}"
+                  f"{unsupported_share(texts, english):>17.3f}")
+
+    mash = [line for line in read_lines(MASH_SET) if not line.startswith("#")]
+    print("== Keyboard mash (share taken for another language: lower is better)")
+    print(f"{'set':<14}{'n':>5}{'first_message':>15}{'in_conversation':>17}")
+    print(f"{'mash':<14}{len(mash):>5}{unsupported_share(mash):>15.3f}{unsupported_share(mash, english):>17.3f}")
 
 
 def latency_section(model: Path) -> None:
@@ -198,7 +222,7 @@ def latency_section(model: Path) -> None:
             servers.say(sender, text)
             turn_ms.append((time.perf_counter() - started) * 1000)
         with running_gateway(servers.rasa_url, Path(tempfile.mkdtemp(prefix="bench-gateway-")),
-                             {"RATE_LIMITS": "off"}) as gateway:  # 100 turns in one conversation
+                             {"RATE_LIMITS": "off"}) as gateway:  # 100 turns from one address
             webchat_ms = webchat_turns(gateway.url, texts[:TURNS])
     print("== Latency (ms)")
     print(f"{'path':<12}{'n':>5}{'p50':>9}{'p95':>9}")
@@ -246,6 +270,9 @@ def main(argv: list[str] | None = None) -> None:
     if sections - set(SECTIONS):
         parser.error(f"unknown section(s): {', '.join(sorted(sections - set(SECTIONS)))}")
     model = Path(options.model) if options.model else model_path()
+    # A web chat user hanging up without waiting makes engineio's client log "packet queue is
+    # empty, aborting" as an error: nothing went wrong, and it would break up the tables.
+    logging.getLogger("engineio.client").setLevel(logging.CRITICAL)
     print(f"model {model.name}")
     if "model" in sections:
         model_section(model)

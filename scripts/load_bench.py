@@ -1,7 +1,8 @@
 """`make bench`'s load section (scripts/bench.py, section 5; `python -m scripts.bench --only load`).
 
 Closed loop: each simulated user sends its next message as soon as its turn is answered.
-Gateway web chat users speak the widget's protocol (python-socketio over HTTP long-polling:
+Gateway web chat users speak the widget's protocol (python-socketio over WebSocket, as the
+widget after its upgrade; BENCH_WEBCHAT_TRANSPORT=polling for HTTP long-polling:
 `session_request`, `user_uttered`, `bot_uttered`); a turn counts as answered at its first
 `bot_uttered`, and the user then waits until the turn's other replies (emitted together
 with the first) have arrived, i.e. until no event came for QUIET seconds, before the next
@@ -20,6 +21,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +29,7 @@ from pathlib import Path
 import httpx
 
 from bot.rasa_client import rendezvous_order
-from scripts.bench import percentile
+from scripts.bench import WEBCHAT_TRANSPORT, percentile
 from scripts.nlu_eval import heldout_sets
 from tests.helpers import Servers, running_gateway, running_servers
 
@@ -74,38 +76,49 @@ class RestUser:
 
 
 class WebchatUser:
+    """A web chat user as the widget talks: socket.io over WebSocket (BENCH_WEBCHAT_TRANSPORT,
+    default "websocket"; "polling" for a browser behind a proxy that blocks WebSocket). It is
+    python-socketio's threaded client: its asyncio client needs aiohttp 3.10+, which Rasa 3.6
+    does not allow. Its events are handed to the bench's event loop."""
+
     def __init__(self, gateway_url: str) -> None:
         self.gateway_url = gateway_url
         self.sio = None
         self.session_id: str | None = None
         self.replies = asyncio.Event()
+        self.confirmed = asyncio.Event()
         self.last_event = 0.0
+        self.loop: asyncio.AbstractEventLoop | None = None
 
-    async def start(self) -> None:
+    def _on_confirm(self, session_id: str) -> None:
+        self.session_id = session_id
+        self.loop.call_soon_threadsafe(self.confirmed.set)
+
+    def _on_reply(self, data: object = None) -> None:
+        self.last_event = time.perf_counter()
+        self.loop.call_soon_threadsafe(self.replies.set)
+
+    def _connect(self) -> None:
         import socketio
 
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("session_confirm", self._on_confirm)
+        self.sio.on("bot_uttered", self._on_reply)
+        self.sio.connect(self.gateway_url, transports=[WEBCHAT_TRANSPORT], socketio_path="socket.io")
+        self.sio.emit("session_request", {"session_id": None})
+
+    async def start(self) -> None:
         if self.sio is not None:
             await self.close()
-        self.sio = socketio.AsyncClient(reconnection=False)
-        confirmed = asyncio.Event()
-
-        async def on_confirm(session_id: str) -> None:
-            self.session_id = session_id
-            confirmed.set()
-
-        async def on_reply(data: object = None) -> None:
-            self.last_event = time.perf_counter()
-            self.replies.set()
-
-        self.sio.on("session_confirm", on_confirm)
-        self.sio.on("bot_uttered", on_reply)
-        await self.sio.connect(self.gateway_url, transports=["polling"], socketio_path="socket.io")
-        await self.sio.emit("session_request", {"session_id": None})
-        await asyncio.wait_for(confirmed.wait(), TIMEOUT)
+        self.loop = asyncio.get_running_loop()
+        self.confirmed.clear()
+        await asyncio.to_thread(self._connect)
+        await asyncio.wait_for(self.confirmed.wait(), TIMEOUT)
 
     async def say(self, text: str) -> None:
         self.replies.clear()
-        await self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id, "customData": {}})
+        # A WebSocket frame (or one POST when polling): short, so sent from the loop's thread.
+        self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id, "customData": {}})
         await asyncio.wait_for(self.replies.wait(), TIMEOUT)
 
     async def settle(self) -> None:
@@ -115,9 +128,9 @@ class WebchatUser:
 
     async def close(self) -> None:
         if self.sio is not None:
-            # Without waiting for the pending long poll (up to the ping interval).
-            await self.sio.eio.disconnect(abort=True)
-            self.sio = None
+            sio, self.sio = self.sio, None
+            # Without waiting for a pending long poll (up to the ping interval).
+            await asyncio.to_thread(sio.eio.disconnect, abort=True)
 
 
 async def closed_loop(users: list, texts: list[str], seconds: float) -> Run:
@@ -235,6 +248,8 @@ async def _load(servers: list[Servers], gateway_url: str, processes: dict[str, i
     memory = Memory(processes)
     stop = asyncio.Event()
     watcher = asyncio.create_task(memory.watch(stop))
+    # Web chat users connect and disconnect in threads (WebchatUser): one for each at once.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=2 * max(USERS)))
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with httpx.AsyncClient(timeout=TIMEOUT, limits=limits) as client:
         def rest_users(n: int) -> list[RestUser]:
@@ -247,8 +262,8 @@ async def _load(servers: list[Servers], gateway_url: str, processes: dict[str, i
         await closed_loop(rest_users(2), texts, 3)
         await closed_loop(webchat_users(2), texts, 3)
 
-        print(f"== Load (closed loop, {SECONDS:.0f} s per run, {len(servers)} Rasa process(es); "
-              f"load average {load_average()})")
+        print(f"== Load (closed loop, {SECONDS:.0f} s per run, {len(servers)} Rasa process(es), "
+              f"web chat over {WEBCHAT_TRANSPORT}; load average {load_average()})")
         print(f"{'users':<6}{'path':<9}{'turns':>7}{'failed':>7}{'turns_s':>9}{'p50':>8}{'p95':>8}{'p99':>8}")
         failures = []
         for users in USERS:

@@ -7,7 +7,9 @@ screenshot of every step for people to look at (issue 12's acceptance):
 3. an Arabic speaker on a phone (390 x 844) with a live adviser in the console;
 4. a Turkish speaker (a Turkish browser; the assistant does not speak Turkish);
 5. questions for other authorities (out of scope): an English user on a desktop, a Persian
-   speaker on a phone.
+   speaker on a phone;
+6. keyboard mash inside a conversation (not another language): an English user on a desktop,
+   an Arabic speaker on a phone.
 
     .venv/bin/python -m scripts.walkthrough [--out /work/screens/walkthrough]
 
@@ -194,7 +196,6 @@ class Walk:
         self.shot(page, "tr-left-the-queue")
         context.close()
 
-
     def out_of_scope_users(self) -> None:
         print("5. Questions for other authorities: English desktop, Persian phone")
         for locale, languages, options, text, name in [
@@ -206,6 +207,26 @@ class Walk:
             self.open_widget(page)
             self.say(page, text)
             expect(page.locator(QUICK, has_text=response("utter_help_menu", locale[:2])["buttons"][0]["title"]).last
+                   ).to_be_visible()
+            self.shot(page, name)
+            context.close()
+
+    def mash_users(self) -> None:
+        print("6. Keyboard mash inside a conversation: English desktop, Arabic phone")
+        for locale, languages, options, opener, name in [
+            ("en-GB", ["en-GB", "en"], {"viewport": DESKTOP}, "I need help with something please", "en-mash"),
+            ("ar", ["ar"], PHONE, "مرحبا، أحتاج إلى مساعدة من فضلك", "ar-phone-mash"),
+        ]:
+            language = locale[:2]
+            context = self.context(locale, languages, **options)
+            page = context.new_page()
+            self.open_widget(page)
+            self.say(page, opener)
+            self.say(page, "xq zzkv plorf wibble")
+            expect(page.locator(BOT, has_text=response("utter_default", language)["text"][:25]).last).to_be_visible()
+            # Lingua's trigram models take this for Dutch; it is not another language here.
+            self.say(page, "blorp snarf quux grml")
+            expect(page.locator(BOT, has_text=response("utter_offer_handoff", language)["text"][:25]).last
                    ).to_be_visible()
             self.shot(page, name)
             context.close()
@@ -232,6 +253,7 @@ def main() -> None:
         adviser.queue()
         walk.turkish_user()
         walk.out_of_scope_users()
+        walk.mash_users()
         browser.close()
     print(f"{len(walk.shots)} screenshots in {args.out}")
 

@@ -22,8 +22,9 @@ def http_session(headers: dict[str, str] | None) -> requests.Session:
 
 
 class ChatClient:
-    """A web chat user, with python-socketio's client over the polling transport
-    (the websocket transport needs a newer aiohttp than Rasa allows)."""
+    """A web chat user, with python-socketio's threaded client over the polling transport, the
+    fallback a browser behind a WebSocket-blocking proxy uses (the browser tests speak the widget's
+    WebSocket, and so do the bench's users: scripts/load_bench.py)."""
 
     def __init__(self, url: str, session_id: str | None = None, *, headers: dict[str, str] | None = None,
                  confirm: bool = True, reconnect: bool = False) -> None:

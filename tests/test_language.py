@@ -52,7 +52,7 @@ def test_lingua_mode_can_be_set_by_the_environment(monkeypatch: pytest.MonkeyPat
     finally:
         load_catalog.cache_clear()
     monkeypatch.delenv("LINGUA_MODE")
-    assert load_catalog().detection.lingua_mode == "high"  # config/languages.yml
+    assert load_catalog().detection.lingua_mode == "high_for_latin"  # config/languages.yml
 
 
 def catalog_in_mode(lingua_mode: str) -> LanguageCatalog:
@@ -63,11 +63,6 @@ def catalog_in_mode(lingua_mode: str) -> LanguageCatalog:
 @pytest.fixture(scope="module")
 def low_accuracy_detector() -> LanguageDetector:
     return LanguageDetector(catalog_in_mode("low"))
-
-
-@pytest.fixture(scope="module")
-def latin_only_decider() -> LanguageDecider:
-    return LanguageDecider(catalog_in_mode("high_for_latin"))
 
 
 def test_vocabulary_share_counts_folded_words_of_our_training_data(
@@ -465,10 +460,43 @@ def test_the_component_reads_the_conversation_language_from_the_tracker() -> Non
     ],
 )
 def test_a_close_partner_switches_the_conversation_only_when_clear(
-    latin_only_decider: LanguageDecider, conversation: str, text: str, expected: str
+    decider: LanguageDecider, conversation: str, text: str, expected: str
 ) -> None:
-    """In `high_for_latin`, where lingua's trigram models judge Cyrillic and these near ties
-    are trusted detections."""
-    detection = latin_only_decider.detector.detect(text)
+    """In `high_for_latin` (the default), where lingua's trigram models judge Cyrillic and these
+    near ties are trusted detections."""
+    assert decider.catalog.detection.lingua_mode == "high_for_latin"
+    detection = decider.detector.detect(text)
     assert detection.trusted  # the guard, not the length rule, decides here
-    assert latin_only_decider.decide(text, {"conversation_language": conversation}).code == expected
+    assert decider.decide(text, {"conversation_language": conversation}).code == expected
+
+
+# Keyboard mash and made-up words that a detector took for a language outside the list
+# (lingua's trigram models: Dutch, Swahili, Portuguese, Italian; langdetect named another).
+MASH = ["blorp snarf quux grml", "qwertyuiop asdfghjkl zxcvbnm", "hgfhgf dgdfg dfgdfg",
+        "asdfgh jklö qwerty", "jkjkjk kjkjk hjhj", "zzz xxx ccc vvv"]
+
+
+@pytest.mark.parametrize("text", MASH)
+def test_keyboard_mash_inside_a_conversation_is_not_another_language(decider: LanguageDecider, text: str) -> None:
+    """It keeps the conversation's language, so the assistant says it did not understand and
+    offers a person, instead of telling an English speaker it does not speak Dutch."""
+    decision = decider.decide(text, {"conversation_language": "en"})
+    assert (decision.code, decision.unsupported) == ("en", None), decision
+
+
+def test_mash_is_told_from_another_language_by_the_two_detectors_disagreeing(decider: LanguageDecider) -> None:
+    mash = decider.detector.detect("blorp snarf quux grml")
+    assert mash.other_language is not None and not mash.other_confirmed  # lingua alone is sure
+    turkish = decider.detector.detect("Merhaba, işsizlik parası için nasıl başvuru yapabilirim acaba")
+    assert (turkish.other_language, turkish.other_confirmed) == ("tr", True)
+    greek = decider.detector.detect("Πώς μπορώ να εγγραφώ ως άνεργος")
+    assert (greek.other_language, greek.other_confirmed) == ("el", True)  # the script alone says so
+
+
+def test_a_first_message_in_a_language_neither_detector_knows_is_still_another_language(
+    decider: LanguageDecider,
+) -> None:
+    """Kurmanji (langid sentences): langdetect does not know it, so the two never agree on it; the
+    first message of a conversation needs no agreement and is answered the unsupported way."""
+    text = "Ev deverên ku xela lê hene rîska belavbûna vîrûsê zêde dikin."
+    assert decider.decide(text).unsupported is not None

@@ -182,6 +182,31 @@ def test_json_logs_are_one_object_per_line_and_masked(monkeypatch: pytest.Monkey
     assert text_line == "soita [phone]"
 
 
+def access_record(path: str) -> logging.LogRecord:
+    """A record as uvicorn's access logger makes it (uvicorn/protocols/http/h11_impl.py)."""
+    return logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                             ("203.0.113.9:54021", "GET", path, "1.1", 200), None)
+
+
+def test_access_lines_mask_the_path_even_percent_encoded_and_nothing_else() -> None:
+    """Only the path and query of an access line can carry what a person typed; the client's address
+    and port are not run through the phone-number matcher (docs/performance.md)."""
+    text = logging_setup.MaskingFormatter("%(name)s %(message)s")
+    plain = access_record("/webhooks/rest/webhook?v=2")
+    assert text.format(plain) == 'uvicorn.access 203.0.113.9:54021 - "GET /webhooks/rest/webhook?v=2 HTTP/1.1" 200'
+    leaky = access_record("/chat?email=anna.virtanen%40example.com&phone=040%20123%204567%0AFORGED")
+    line = text.format(leaky)
+    assert "anna.virtanen" not in line and "123 4567" not in line and "123%204567" not in line, line
+    assert "\n" not in line and "\\x0aFORGED" in line and line.startswith("uvicorn.access 203.0.113.9:54021 - "), line
+    assert leaky.args[2].startswith("/chat?email=anna.virtanen%40")  # other handlers see the record as it was
+    entry = json.loads(logging_setup.JsonFormatter().format(leaky))
+    assert entry["logger"] == "uvicorn.access" and "anna.virtanen" not in entry["message"], entry
+    assert entry["message"].startswith('203.0.113.9:54021 - "GET ') and entry["message"].endswith('HTTP/1.1" 200')
+    # Anything else from that logger (a different shape) is masked whole, as before.
+    odd = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, "call %s", ("040 123 4567",), None)
+    assert "123 4567" not in text.format(odd)
+
+
 def test_masking_uses_the_privacy_module_or_identity_only_when_it_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(logging_setup, "_mask", None)
     try:

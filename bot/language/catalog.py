@@ -39,6 +39,8 @@ class DetectionSettings:
     min_confidence_unsupported: float = 0.5
     # ... unless at least this share of its words are words of our training data in one language.
     our_words_min_share: float = 0.75
+    # Inside a conversation another language needs langdetect to give lingua's language at least this.
+    other_language_min_langdetect: float = 0.1
     max_close_partner_share: float = 0.25
     # A conversation in one of a close pair switches to the other only at this combined share.
     close_partner_switch_min_share: float = 0.75
@@ -57,7 +59,7 @@ class DetectionSettings:
     # languages written in Latin letters in high-accuracy mode for the guess among them, where
     # lingua decides most; every language, other_languages too, in low-accuracy mode for the
     # other scripts and to recognise another language) or "low" (all low-accuracy).
-    lingua_mode: str = "high"
+    lingua_mode: str = "high_for_latin"
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ A conversation's first message (no conversation language yet) is different: the
 detector's best guess stands at any length when the script decides (Cyrillic,
 Arabic, Han, a distinctive letter) or the guess is sure enough; only otherwise
 do the hints decide. Inside a conversation a short message never changes the
-language."""
+language, and a message is another language only when both detectors name it
+(keyboard mash is a sure language to each of them, rarely the same one)."""
 
 from __future__ import annotations
 
@@ -132,11 +133,12 @@ class LanguageDecider:
             return self._fallback(metadata)
 
         detection = self.detector.detect(text)
-        if detection.other_language:
+        in_conversation = normalise_tag(metadata.get(META_CONVERSATION)) is not None
+        if detection.other_language and (detection.other_confirmed or not in_conversation):
             return self._keep(
                 metadata, detection.other_language, detection.confidence, unsupported=detection.other_language
             )
-        if normalise_tag(metadata.get(META_CONVERSATION)) is None:
+        if not in_conversation:
             return self._first_message(detection, metadata)
         if (not (detection.trusted and detection.code) or self._romanized(detection, metadata)
                 or self._close_partner_in_doubt(detection, metadata)):

@@ -77,6 +77,9 @@ class Detection:
     word_count: int
     # Set when the text is confidently in a language outside the catalogue.
     other_language: str | None = None
+    # langdetect gives that language too (`other_language_min_langdetect`): required inside a
+    # conversation, where keyboard mash is likelier than a new language (docs/language.md).
+    other_confirmed: bool = False
     # The script alone narrows it to this language or pair (Cyrillic, Arabic, Han, a
     # distinctive letter): the best guess stands even for one word.
     decisive: bool = False
@@ -156,22 +159,27 @@ class LanguageDetector:
         ranked = self._langdetect(text)
         return ranked[0][0] if ranked else None
 
-    def _other_language(self, cleaned: str, lingua_ranked: list[tuple[str, float]]) -> str | None:
-        """A language outside the catalogue, when lingua and langdetect both say so."""
+    def _other_language(self, cleaned: str, lingua_ranked: list[tuple[str, float]]) -> tuple[str | None, bool]:
+        """A language outside the catalogue, when lingua and langdetect both say so; and whether
+        langdetect gives lingua's language a share too (not only another of its own)."""
         if not lingua_ranked:
-            return None
+            return None, False
         top, confidence = lingua_ranked[0]
         if top in self.catalog.languages or confidence < self.settings.min_confidence_unsupported:
-            return None
+            return None, False
         _, our_words = self.profile.vocabulary_share(cleaned)
         if our_words >= self.settings.our_words_min_share:
             # Chat Swedish ("studera med dagpenning") and Vietnamese without tone marks read
             # as Danish or Latvian to lingua's smaller models; every word is in our data.
-            return None
+            return None, False
         unrestricted = self._langdetect(cleaned)
         if not unrestricted or unrestricted[0][0] in self.catalog.languages:
-            return None
-        return top
+            return None, False
+        # Keyboard mash ("blorp snarf quux grml") is a sure language to each detector, rarely the
+        # same one: lingua's trigram models said Dutch, langdetect French and Catalan.
+        confirmed = any(code == top and share >= self.settings.other_language_min_langdetect
+                        for code, share in unrestricted)
+        return top, confirmed
 
     def _combined(self, cleaned: str, script: str, lingua: dict[str, float]) -> dict[str, float]:
         """Lingua's shares and the training-data profile's, weighted (config/languages.yml);
@@ -205,10 +213,11 @@ class LanguageDetector:
 
         if script == "Arabic" and own_enough and SORANI_LETTERS.search(cleaned):
             # Kurdish (Sorani) in Arabic script: neither detector knows it, and it would pass for Persian.
-            return Detection(None, 0.0, False, len(tokens), other_language="ckb")
+            return Detection(None, 0.0, False, len(tokens), other_language="ckb", other_confirmed=True)
         if script in OTHER_SCRIPT_LANGUAGES:
             other = OTHER_SCRIPT_LANGUAGES[script] if own_enough else None
-            return Detection(None, 0.0, False, len(tokens), other_language=other)
+            # The script alone says so (Japanese, Greek, Ethiopic ...): no mash is written in it.
+            return Detection(None, 0.0, False, len(tokens), other_language=other, other_confirmed=other is not None)
 
         candidates = [c for c in SCRIPT_LANGUAGES.get(script, ()) if c in self.catalog.languages]
         cue = [
@@ -229,14 +238,14 @@ class LanguageDetector:
             cleaned = " ".join(w for w in tokens if dominant_script(w) == script) or cleaned
         ours_detector = self._lingua_by_script.get(script, self._lingua)
         lingua_ranked = self._lingua_ranked(cleaned, ours_detector)
-        other = None
+        other, other_confirmed = None, False
         if own_enough:
             every_language = lingua_ranked if ours_detector is self._lingua else self._lingua_ranked(cleaned)
-            other = self._other_language(cleaned, every_language)
+            other, other_confirmed = self._other_language(cleaned, every_language)
         scores = {code: p for code, p in lingua_ranked if code in candidates}
         total = sum(scores.values())
         if total <= 0:
-            return Detection(None, 0.0, False, len(tokens), other_language=other)
+            return Detection(None, 0.0, False, len(tokens), other_language=other, other_confirmed=other_confirmed)
         shares = {code: p / total for code, p in scores.items()}
         code, lingua_share = max(shares.items(), key=lambda kv: kv[1])
         partner = CLOSE_PAIRS.get(code)
@@ -267,5 +276,6 @@ class LanguageDetector:
             and not close_call
         )
         return Detection(best, best_share, trusted, len(tokens), other_language=other,
+                         other_confirmed=other is not None and other_confirmed,
                          decisive=script != "Latin", scores=tuple(combined), lingua_confidence=lingua_share,
                          known=bool(known))
