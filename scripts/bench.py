@@ -78,38 +78,28 @@ CLUSTER_TEXTS = 10_000
 def webchat_turns(gateway_url: str, texts: list[str], conversation_turns: int = 10) -> list[float]:
     """Each turn's time to its first reply through the gateway, in conversations of
     `conversation_turns` turns, as the REST turns beside them (a longer conversation costs
-    Rasa more per turn: the load section's "Conversation length")."""
-    timings = []
-    for first in range(0, len(texts), conversation_turns):
-        timings += _webchat_conversation(gateway_url, texts[first:first + conversation_turns])
-    return timings
+    Rasa more per turn: the load section's "Conversation length"). The load section's web chat
+    user, one turn at a time; a turn not answered within its timeout is left out."""
+    import asyncio
 
+    from scripts.load_bench import WebchatUser
 
-def _webchat_conversation(gateway_url: str, texts: list[str]) -> list[float]:
-    import threading
+    async def conversations() -> list[float]:
+        user, timings = WebchatUser(gateway_url), []
+        for index, text in enumerate(texts):
+            if index % conversation_turns == 0:
+                await user.start()
+            started = time.perf_counter()
+            try:
+                await user.say(text)
+                timings.append((time.perf_counter() - started) * 1000)
+            except asyncio.TimeoutError:
+                pass
+            await asyncio.sleep(0.3)  # let the rest of the turn arrive before the next message
+        await user.close()
+        return timings
 
-    import socketio
-
-    arrived = threading.Event()
-    confirmed: list[str] = []
-    client = socketio.Client(reconnection=False)
-    client.on("session_confirm", lambda session_id: confirmed.append(session_id))
-    client.on("bot_uttered", lambda data: arrived.set())
-    client.connect(gateway_url, transports=[WEBCHAT_TRANSPORT], socketio_path="socket.io")
-    client.emit("session_request", {"session_id": None})
-    deadline = time.monotonic() + 30
-    while not confirmed and time.monotonic() < deadline:
-        time.sleep(0.05)
-    timings = []
-    for text in texts:
-        arrived.clear()
-        started = time.perf_counter()
-        client.emit("user_uttered", {"message": text, "session_id": confirmed[0], "customData": {}})
-        if arrived.wait(60):
-            timings.append((time.perf_counter() - started) * 1000)
-        time.sleep(0.3)  # let the rest of the turn arrive before the next message
-    client.eio.disconnect(abort=True)  # don't wait for a pending long poll
-    return timings
+    return asyncio.run(conversations())
 
 
 def read_lines(path: Path) -> list[str]:

@@ -58,10 +58,15 @@ class ConversationStore:
                 return conversation, self._add_message(session, conversation.id, message(conversation))
 
     @staticmethod
-    def _add_message(session: Session, conversation_id: str, fields: dict[str, Any] | None) -> int | None:
+    def _message(conversation_id: str, fields: dict[str, Any]) -> Message:
+        """A new message row: add_message's keywords, "received" unless they say otherwise."""
+        return Message(conversation_id=conversation_id, **{"status": "received", **fields})
+
+    @classmethod
+    def _add_message(cls, session: Session, conversation_id: str, fields: dict[str, Any] | None) -> int | None:
         if fields is None:
             return None
-        row = Message(conversation_id=conversation_id, **{"status": "received", **fields})
+        row = cls._message(conversation_id, fields)
         session.add(row)
         session.flush()
         return row.id
@@ -76,7 +81,7 @@ class ConversationStore:
         with self.db.session() as session:
             # One flush for every reply, and the mark as one UPDATE (no SELECT of the message first):
             # this transaction ends every turn (docs/performance.md, "The gateway's CPU").
-            rows = [Message(conversation_id=conversation_id, **{"status": "sent", **reply}) for reply in replies]
+            rows = [self._message(conversation_id, {"status": "sent", **reply}) for reply in replies]
             session.add_all(rows)
             if mark is not None:
                 session.execute(update(Message).where(Message.id == mark[0]).values(status=mark[1])
