@@ -29,6 +29,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix, hstack, vstack
+from sklearn.preprocessing import normalize
 
 
 def transposable(classifier: Any) -> Any:
@@ -42,6 +43,18 @@ def transposable(classifier: Any) -> Any:
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class LogisticRegressionClassifier(RasaLogisticRegressionClassifier):
+    """Rasa's classifier with two more settings: `C`, scikit-learn's inverse regularisation
+    strength (Rasa leaves it at 1.0), and `normalize_rows`, each message's features scaled to
+    unit length so that a long story does not weigh more than a short question."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {**RasaLogisticRegressionClassifier.get_default_config(), "C": 1.0, "normalize_rows": False}
+
+    def __init__(self, config: dict[str, Any], name: str, model_storage: ModelStorage, resource: Resource) -> None:
+        super().__init__(config, name, model_storage, resource)
+        self.clf.C = float(self.config["C"])
+
     def _create_X(self, messages: list[Message]) -> csr_matrix:  # noqa: N802 (Rasa's name)
         """The sentence features of each message, sparse then dense, as Rasa's rows."""
         rows = []
@@ -55,6 +68,8 @@ class LogisticRegressionClassifier(RasaLogisticRegressionClassifier):
                 parts.append(csr_matrix((1, 0)))
             rows.append(parts[0] if len(parts) == 1 else hstack(parts, format="csr"))
         matrix = rows[0] if len(rows) == 1 else vstack(rows, format="csr")
+        if self.config["normalize_rows"]:
+            matrix = normalize(matrix, norm="l2", copy=False)
         # In the weights' precision: a product of mixed precisions would copy the weights.
         return matrix.astype(getattr(self.clf, "coef_", matrix).dtype, copy=False)
 

@@ -308,7 +308,8 @@ def test_missing_an_appointment_is_answered_with_the_sanction_rule(
 # the first that does (one of them must).
 VAGUE = {
     "en": ["I need to ask about something", "what do I do now with the paper", "what should I do about it now"],
-    "fi": ["mitä teen nyt tämän paperin kanssa", "mulla on kysymys mun tilanteesta", "tarvitsen apua paperin kanssa"],
+    "fi": ["mitä teen nyt tämän paperin kanssa", "mulla on kysymys mun tilanteesta", "tarvitsen apua paperin kanssa",
+           "mun asia on vähän monimutkainen", "sain kirjeen enkä ymmärrä sitä"],
 }
 
 

@@ -132,3 +132,30 @@ def test_the_intent_classifier_builds_the_same_rows_as_rasa(tmp_path: Path) -> N
         assert ours.shape == theirs.shape == (len(batch), 80)
         assert np.array_equal(ours.toarray(), theirs.toarray())
         assert ours.dtype == np.float64  # no weights yet: the features' own precision
+
+
+def test_the_intent_classifier_takes_its_regularisation_and_row_scaling_from_the_config(tmp_path: Path) -> None:
+    """`C` reaches scikit-learn; `normalize_rows` scales every message's row to unit length
+    (docs/experiments/issue13_c3.yml and issue13_norm_c10.yml compare them)."""
+    import numpy as np
+    from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+    from rasa.shared.nlu.training_data.features import Features
+    from scipy.sparse import coo_matrix
+
+    from components.intent_classifier import LogisticRegressionClassifier
+
+    def classifier(**settings: object) -> LogisticRegressionClassifier:
+        return LogisticRegressionClassifier({**LogisticRegressionClassifier.get_default_config(), **settings},
+                                            LocalModelStorage(tmp_path), Resource("lr"),
+                                            ExecutionContext(GraphSchema({}), "test"))
+
+    messages = []
+    for counts in ([3.0, 4.0, 0.0], [0.0, 0.0, 2.0]):
+        message = Message({"text": "viesti"})
+        message.add_features(Features(coo_matrix([counts]), FEATURE_TYPE_SENTENCE, TEXT, "words"))
+        messages.append(message)
+    assert classifier().clf.C == 1.0
+    assert classifier(C=3).clf.C == 3.0
+    assert np.array_equal(classifier()._create_X(messages).toarray(), [[3, 4, 0], [0, 0, 2]])
+    scaled = classifier(normalize_rows=True)._create_X(messages).toarray()
+    assert np.allclose(scaled, [[0.6, 0.8, 0.0], [0.0, 0.0, 1.0]])
