@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
@@ -11,6 +12,9 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from components.unknown_words import UnknownWordsFallback
+
+if TYPE_CHECKING:
+    from components.intent_classifier import LogisticRegressionClassifier
 
 
 def test_a_message_without_a_known_word_is_not_understood(tmp_path: Path) -> None:
@@ -102,6 +106,15 @@ def test_the_intent_classifier_predicts_the_same_without_copying_its_weights() -
     assert (after.argmax(axis=1) == before.argmax(axis=1)).all()
 
 
+def new_classifier(tmp_path: Path, **settings: object) -> LogisticRegressionClassifier:
+    """Our intent classifier, untrained, with the default config and `settings` over it."""
+    from components.intent_classifier import LogisticRegressionClassifier
+
+    return LogisticRegressionClassifier({**LogisticRegressionClassifier.get_default_config(), **settings},
+                                        LocalModelStorage(tmp_path), Resource("lr"),
+                                        ExecutionContext(GraphSchema({}), "test"))
+
+
 def test_the_intent_classifier_builds_the_same_rows_as_rasa(tmp_path: Path) -> None:
     """Two featurisers' sequence and sentence features: our rows equal Rasa's own."""
     import numpy as np
@@ -112,8 +125,6 @@ def test_the_intent_classifier_builds_the_same_rows_as_rasa(tmp_path: Path) -> N
     from rasa.shared.nlu.training_data.features import Features
     from scipy.sparse import random as sparse_random
 
-    from components.intent_classifier import LogisticRegressionClassifier
-
     messages = []
     for seed in range(3):
         message = Message({"text": f"viesti {seed}"})
@@ -123,9 +134,7 @@ def test_the_intent_classifier_builds_the_same_rows_as_rasa(tmp_path: Path) -> N
             message.add_features(Features(sparse_random(1, width, density=0.3, format="coo", random_state=seed + 9),
                                           FEATURE_TYPE_SENTENCE, TEXT, origin))
         messages.append(message)
-    classifier = LogisticRegressionClassifier(
-        LogisticRegressionClassifier.get_default_config(), LocalModelStorage(tmp_path), Resource("lr"),
-        ExecutionContext(GraphSchema({}), "test"))
+    classifier = new_classifier(tmp_path)
     for batch in (messages[:1], messages):
         ours = classifier._create_X(batch)
         theirs = RasaLogisticRegressionClassifier._create_X(classifier, batch)
@@ -142,20 +151,13 @@ def test_the_intent_classifier_takes_its_regularisation_and_row_scaling_from_the
     from rasa.shared.nlu.training_data.features import Features
     from scipy.sparse import coo_matrix
 
-    from components.intent_classifier import LogisticRegressionClassifier
-
-    def classifier(**settings: object) -> LogisticRegressionClassifier:
-        return LogisticRegressionClassifier({**LogisticRegressionClassifier.get_default_config(), **settings},
-                                            LocalModelStorage(tmp_path), Resource("lr"),
-                                            ExecutionContext(GraphSchema({}), "test"))
-
     messages = []
     for counts in ([3.0, 4.0, 0.0], [0.0, 0.0, 2.0]):
         message = Message({"text": "viesti"})
         message.add_features(Features(coo_matrix([counts]), FEATURE_TYPE_SENTENCE, TEXT, "words"))
         messages.append(message)
-    assert classifier().clf.C == 1.0
-    assert classifier(C=3).clf.C == 3.0
-    assert np.array_equal(classifier()._create_X(messages).toarray(), [[3, 4, 0], [0, 0, 2]])
-    scaled = classifier(normalize_rows=True)._create_X(messages).toarray()
+    assert new_classifier(tmp_path).clf.C == 1.0
+    assert new_classifier(tmp_path, C=3).clf.C == 3.0
+    assert np.array_equal(new_classifier(tmp_path)._create_X(messages).toarray(), [[3, 4, 0], [0, 0, 2]])
+    scaled = new_classifier(tmp_path, normalize_rows=True)._create_X(messages).toarray()
     assert np.allclose(scaled, [[0.6, 0.8, 0.0], [0.0, 0.0, 1.0]])
