@@ -43,13 +43,16 @@ def transposable(classifier: Any) -> Any:
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class LogisticRegressionClassifier(RasaLogisticRegressionClassifier):
-    """Rasa's classifier with two more settings: `C`, scikit-learn's inverse regularisation
-    strength (Rasa leaves it at 1.0), and `normalize_rows`, each message's features scaled to
-    unit length so that a long story does not weigh more than a short question."""
+    """Rasa's classifier with three more settings: `C`, scikit-learn's inverse regularisation
+    strength (Rasa leaves it at 1.0); `normalize_rows`, each message's features scaled to
+    unit length so that a long story does not weigh more than a short question; and `binary`,
+    each feature present or absent rather than counted, so that a word or n-gram repeated in
+    a long message does not outweigh the rest of it."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {**RasaLogisticRegressionClassifier.get_default_config(), "C": 1.0, "normalize_rows": False}
+        return {**RasaLogisticRegressionClassifier.get_default_config(), "C": 1.0, "normalize_rows": False,
+                "binary": False}
 
     def __init__(self, config: dict[str, Any], name: str, model_storage: ModelStorage, resource: Resource) -> None:
         super().__init__(config, name, model_storage, resource)
@@ -68,6 +71,8 @@ class LogisticRegressionClassifier(RasaLogisticRegressionClassifier):
                 parts.append(csr_matrix((1, 0)))
             rows.append(parts[0] if len(parts) == 1 else hstack(parts, format="csr"))
         matrix = rows[0] if len(rows) == 1 else vstack(rows, format="csr")
+        if self.config["binary"]:
+            matrix = matrix.sign()
         if self.config["normalize_rows"]:
             matrix = normalize(matrix, norm="l2", copy=False)
         # In the weights' precision: a product of mixed precisions would copy the weights.

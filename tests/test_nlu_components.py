@@ -145,7 +145,8 @@ def test_the_intent_classifier_builds_the_same_rows_as_rasa(tmp_path: Path) -> N
 
 def test_the_intent_classifier_takes_its_regularisation_and_row_scaling_from_the_config(tmp_path: Path) -> None:
     """`C` reaches scikit-learn; `normalize_rows` scales every message's row to unit length
-    (docs/experiments/issue13_c3.yml and issue13_norm_c10.yml compare them)."""
+    (docs/experiments/issue13_c3.yml and issue13_norm_c10.yml compare them); `binary` counts
+    a feature once however often it occurs (config/config.yml sets it)."""
     import numpy as np
     from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
     from rasa.shared.nlu.training_data.features import Features
@@ -161,3 +162,5 @@ def test_the_intent_classifier_takes_its_regularisation_and_row_scaling_from_the
     assert np.array_equal(new_classifier(tmp_path)._create_X(messages).toarray(), [[3, 4, 0], [0, 0, 2]])
     scaled = new_classifier(tmp_path, normalize_rows=True)._create_X(messages).toarray()
     assert np.allclose(scaled, [[0.6, 0.8, 0.0], [0.0, 0.0, 1.0]])
+    assert np.array_equal(new_classifier(tmp_path, binary=True)._create_X(messages).toarray(), [[1, 1, 0], [0, 0, 1]])
+    assert messages[0].features[0].features.toarray().tolist() == [[3.0, 4.0, 0.0]]  # the message keeps its counts

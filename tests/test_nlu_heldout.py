@@ -35,16 +35,17 @@ LANGUAGES = load_catalog().supported
 # 1.0 GB budget (the round-7 model peaked at 1,001 MB, this one at 994) but cost Russian 2 of
 # 164 held-out messages (0.982 -> 0.970, its development set +0.006); Russian's floor was
 # lowered to the new figure by this decision (docs/nlu.md, "Round 8").
+# Round 10 (2026-12-08: features counted once) raised fa, zh and sq's "did you mean".
 ACCURACY_TARGET = 0.95
 ACCURACY_MEASURED = {"fi": 0.971, "sv": 0.958, "en": 0.982, "ru": 0.970, "uk": 0.982, "et": 0.982,
-                     "ar": 0.954, "so": 0.936, "fa": 0.958, "zh": 0.938, "vi": 0.942, "sq": 0.967}
+                     "ar": 0.954, "so": 0.936, "fa": 0.964, "zh": 0.944, "vi": 0.942, "sq": 0.967}
 TOP3_TARGET = 0.98
 TOP3_MEASURED = {"fi": 1.000, "sv": 0.990, "en": 1.000, "ru": 1.000, "uk": 0.993, "et": 1.000,
-                 "ar": 0.993, "so": 1.000, "fa": 0.993, "zh": 0.993, "vi": 0.979, "sq": 0.975}
+                 "ar": 0.993, "so": 1.000, "fa": 0.993, "zh": 0.993, "vi": 0.979, "sq": 0.981}
 MAX_LOSS = 0.01
-# The spread measured on 2026-12-06 (0.091; 0.050 after round 7 on 2026-12-07) plus the
-# allowance; the target is 0.03.
-MAX_SPREAD = 0.06
+# The spread measured on 2026-12-06 (0.091; 0.050 after round 7 on 2026-12-07, 0.041 after
+# round 10 on 2026-12-08) plus the allowance; the target is 0.03.
+MAX_SPREAD = 0.051
 NO_CONTEXT_FLOOR = 0.95
 MAX_FLIP_RATE = 0.01
 
