@@ -1,9 +1,9 @@
-"""Issue 13, round 10: the two tokenizers tried and not kept (docs/nlu.md, "Round 10").
+"""Issue 13, round 10: the tokenizers and the classifier tried and not kept (docs/nlu.md, "Round 10").
 
 Not part of the assistant. To repeat the rows of docs/nlu.md:
 
     PYTHONPATH=.:docs/experiments/round10 python -m scripts.nlu_experiment \\
-        docs/experiments/round10/collapse.yml docs/experiments/round10/concepts.yml
+        docs/experiments/round10/*.yml
 
 - `CollapseTokenizer`: repeated letters written once ("waxaan" and "waxan", "shaqo" and
   "shaqoo" become one feature).
@@ -14,7 +14,10 @@ Not part of the assistant. To repeat the rows of docs/nlu.md:
   mean something else are left out when loading: single words of one or two letters,
   Vietnamese single syllables (without tone marks "toi" is both "I" and "evening"), and words
   common in another language's training data whose own lexicon does not give them the same
-  concept (Finnish "ja" is "and", Swedish "man" is "one").
+  concept (Finnish "ja" is "and", Swedish "man" is "one"). `ContentConceptTokenizer`: the
+  same without the concepts every topic's questions use.
+- `WeightedBlocksClassifier`: our classifier with each featuriser's block of features scaled
+  (`block_weights`).
 """
 
 from __future__ import annotations
@@ -23,15 +26,19 @@ import re
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.tokenizers.tokenizer import Token
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
+from scipy.sparse import csr_matrix, hstack, vstack
 
 from bot.language.text import fold
 from bot.paths import PROJECT_ROOT
 from components.folding_tokenizer import FoldingTokenizer
+from components.intent_classifier import LogisticRegressionClassifier
 
 REPEATED_LETTER = re.compile(r"(\w)\1+")
 WORDS = re.compile(r"\w+")
@@ -176,3 +183,27 @@ class ContentConceptTokenizer(FoldingTokenizer):
         end = len(message.get(attribute) or "")
         return tokens + [Token(f"xxc_{concept}", end, end) for concept in lexicon().concepts(message.get(attribute))
                          if concept not in FUNCTION_CONCEPTS]
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class WeightedBlocksClassifier(LogisticRegressionClassifier):
+    """Our classifier with each featuriser's block of features scaled by `block_weights`, in
+    the pipeline's order (words, word pairs, character n-grams): with the same
+    regularisation, a block scaled down counts for less."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {**LogisticRegressionClassifier.get_default_config(), "block_weights": [1.0, 1.0, 1.0]}
+
+    def _create_X(self, messages: list[Message]) -> csr_matrix:  # noqa: N802 (Rasa's name)
+        weights = [float(w) for w in self.config["block_weights"]]
+        rows = []
+        for message in messages:
+            _, sentence_features = message._filter_sparse_features(TEXT, [])
+            blocks = [csr_matrix(f.features) for f in sentence_features]
+            if self.config["binary"]:
+                blocks = [block.sign() for block in blocks]
+            parts = [block * weight for block, weight in zip(blocks, weights, strict=True)]
+            rows.append(parts[0] if len(parts) == 1 else hstack(parts, format="csr"))
+        matrix = rows[0] if len(rows) == 1 else vstack(rows, format="csr")
+        return matrix.astype(getattr(self.clf, "coef_", matrix).dtype, copy=False)
