@@ -28,17 +28,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
-from scipy.sparse import csr_matrix, hstack, vstack
+from scipy.sparse import csr_matrix
 
 from bot.language.text import fold
-from bot.paths import PROJECT_ROOT
 from components.folding_tokenizer import FoldingTokenizer
 from components.intent_classifier import LogisticRegressionClassifier
+from scripts.nlu_data import NLU_DIR, training_examples
 
 REPEATED_LETTER = re.compile(r"(\w)\1+")
 WORDS = re.compile(r"\w+")
@@ -66,15 +67,9 @@ def normal(entry: str) -> Entry:
 @lru_cache(maxsize=1)
 def training_vocabularies() -> dict[str, Counter]:
     """Folded word counts of each language's training data."""
-    vocabularies = {}
-    for directory in sorted((PROJECT_ROOT / "data" / "nlu").iterdir()):
-        counts: Counter = Counter()
-        for path in directory.glob("*.yml"):
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if line.lstrip().startswith("- ") and "intent:" not in line:
-                    counts.update(WORDS.findall(fold(line)))
-        vocabularies[directory.name] = counts
-    return vocabularies
+    return {folder.name: Counter(word for text, _ in training_examples(folder.name)
+                                 for word in WORDS.findall(fold(text)))
+            for folder in sorted(p for p in NLU_DIR.iterdir() if p.is_dir())}
 
 
 class Lexicon:
@@ -164,17 +159,7 @@ FUNCTION_CONCEPTS = frozenset({
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
 class ConceptTokenizer(FoldingTokenizer):
-    def tokenize(self, message: Message, attribute: str) -> list[Token]:
-        tokens = super().tokenize(message, attribute)
-        if attribute != "text":
-            return tokens
-        end = len(message.get(attribute) or "")
-        return tokens + [Token(f"xxc_{concept}", end, end) for concept in lexicon().concepts(message.get(attribute))]
-
-
-@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
-class ContentConceptTokenizer(FoldingTokenizer):
-    """`ConceptTokenizer` without the concepts every topic's questions use."""
+    left_out: frozenset[str] = frozenset()
 
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
         tokens = super().tokenize(message, attribute)
@@ -182,7 +167,14 @@ class ContentConceptTokenizer(FoldingTokenizer):
             return tokens
         end = len(message.get(attribute) or "")
         return tokens + [Token(f"xxc_{concept}", end, end) for concept in lexicon().concepts(message.get(attribute))
-                         if concept not in FUNCTION_CONCEPTS]
+                         if concept not in self.left_out]
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
+class ContentConceptTokenizer(ConceptTokenizer):
+    """`ConceptTokenizer` without the concepts every topic's questions use."""
+
+    left_out = FUNCTION_CONCEPTS
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -196,14 +188,10 @@ class WeightedBlocksClassifier(LogisticRegressionClassifier):
         return {**LogisticRegressionClassifier.get_default_config(), "block_weights": [1.0, 1.0, 1.0]}
 
     def _create_X(self, messages: list[Message]) -> csr_matrix:  # noqa: N802 (Rasa's name)
+        """Our rows (`binary` applied), each column scaled by its featuriser's weight."""
+        matrix = super()._create_X(messages)
+        _, sentence_features = messages[0]._filter_sparse_features(TEXT, [])
+        widths = [f.features.shape[1] for f in sentence_features]
         weights = [float(w) for w in self.config["block_weights"]]
-        rows = []
-        for message in messages:
-            _, sentence_features = message._filter_sparse_features(TEXT, [])
-            blocks = [csr_matrix(f.features) for f in sentence_features]
-            if self.config["binary"]:
-                blocks = [block.sign() for block in blocks]
-            parts = [block * weight for block, weight in zip(blocks, weights, strict=True)]
-            rows.append(parts[0] if len(parts) == 1 else hstack(parts, format="csr"))
-        matrix = rows[0] if len(rows) == 1 else vstack(rows, format="csr")
-        return matrix.astype(getattr(self.clf, "coef_", matrix).dtype, copy=False)
+        column_weights = np.repeat(np.asarray(weights, dtype=matrix.dtype), widths)
+        return csr_matrix(matrix.multiply(column_weights))
