@@ -88,10 +88,13 @@ class UnknownWordsFallback(GraphComponent):
         for message in messages:
             intent = message.get(INTENT) or {}
             text = message.get(TEXT) or ""
-            if intent.get("name") == FALLBACK_INTENT or text.startswith("/") or not self.is_unknown(text):
+            if text.startswith("/") or not self.is_unknown(text):
+                continue
+            message.set(UNKNOWN_WORDS_KEY, True, add_to_output=True)
+            if intent.get("name") == FALLBACK_INTENT:
+                # Already a fallback (a low or ambiguous best intent): still mash, so no topics to offer.
                 continue
             fallback = {"name": FALLBACK_INTENT, "confidence": self.config["confidence"]}
             message.set(INTENT, fallback, add_to_output=True)
             message.set(INTENT_RANKING_KEY, [fallback, *(message.get(INTENT_RANKING_KEY) or [])], add_to_output=True)
-            message.set(UNKNOWN_WORDS_KEY, True, add_to_output=True)
         return messages

@@ -15,7 +15,6 @@ chosen ones (docs/language.md).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from functools import lru_cache
 
@@ -40,7 +39,7 @@ class CachedDetector(LanguageDetector):
 
 def sweep(detector: CachedDetector, sets: dict[str, list[dict[str, str]]], **settings: float) -> dict[str, list[float]]:
     catalog = detector.catalog
-    tuned = dataclasses.replace(catalog, detection=dataclasses.replace(catalog.detection, **settings))
+    tuned = catalog.with_detection(**settings)
     decider = LanguageDecider(tuned, detector)
     scores: dict[str, list[float]] = {name: [] for name in [*SCENARIOS, "flips"]}
     for language, examples in sets.items():
@@ -65,8 +64,7 @@ def compare_mode(mode: str) -> None:
     import psutil
 
     process = psutil.Process()
-    catalog = load_catalog()
-    catalog = dataclasses.replace(catalog, detection=dataclasses.replace(catalog.detection, lingua_mode=mode))
+    catalog = load_catalog().with_detection(lingua_mode=mode)
     sets = dev_sets(catalog.supported)
     before = process.memory_info().rss
     detector = CachedDetector(catalog)

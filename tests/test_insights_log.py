@@ -109,7 +109,7 @@ def test_top_intents_leave_out_the_fallback_and_round() -> None:
 
 
 def test_threshold_comes_from_the_rasa_pipeline() -> None:
-    assert fallback_threshold_from_config() == 0.2
+    assert fallback_threshold_from_config() == 0.15  # config/config.yml
 
 
 # --- pseudonymous keys ----------------------------------------------------------------------------

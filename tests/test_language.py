@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from bot.language import LanguageDecider, LanguageDetector, load_catalog
@@ -56,8 +54,7 @@ def test_lingua_mode_can_be_set_by_the_environment(monkeypatch: pytest.MonkeyPat
 
 
 def catalog_in_mode(lingua_mode: str) -> LanguageCatalog:
-    catalog = load_catalog()
-    return dataclasses.replace(catalog, detection=dataclasses.replace(catalog.detection, lingua_mode=lingua_mode))
+    return load_catalog().with_detection(lingua_mode=lingua_mode)
 
 
 @pytest.fixture(scope="module")

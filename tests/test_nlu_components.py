@@ -39,6 +39,15 @@ def test_a_message_without_a_known_word_is_not_understood(tmp_path: Path) -> Non
     assert mash.get("unknown_words") is True
     for text in ("Hei!", "miten haen tyottomyysetuutta nyt", "失业金", "1234", '/affirm{"x": 1}'):
         assert parse(text).get("intent")["name"] == "affirm", text
+        assert parse(text).get("unknown_words") is None, text
+
+    # Mash that the FallbackClassifier already caught (a low best intent) is still marked, so that
+    # no topics are offered for it; its fallback and ranking stay as they were.
+    ranking = [{"name": "nlu_fallback", "confidence": 0.15}, {"name": "out_of_scope", "confidence": 0.14}]
+    caught = Message({"text": "xq zzkv plorf wibble", "intent": ranking[0], "intent_ranking": list(ranking)})
+    component.process([caught])
+    assert caught.get("unknown_words") is True
+    assert caught.get("intent") == ranking[0] and caught.get("intent_ranking") == ranking
 
 
 def test_the_question_part_of_a_story_is_its_asking_sentence() -> None:
@@ -110,9 +119,9 @@ def new_classifier(tmp_path: Path, **settings: object) -> LogisticRegressionClas
     """Our intent classifier, untrained, with the default config and `settings` over it."""
     from components.intent_classifier import LogisticRegressionClassifier
 
-    return LogisticRegressionClassifier({**LogisticRegressionClassifier.get_default_config(), **settings},
-                                        LocalModelStorage(tmp_path), Resource("lr"),
-                                        ExecutionContext(GraphSchema({}), "test"))
+    return LogisticRegressionClassifier.create({**LogisticRegressionClassifier.get_default_config(), **settings},
+                                               LocalModelStorage(tmp_path), Resource("lr"),
+                                               ExecutionContext(GraphSchema({}), "test"))
 
 
 def test_the_intent_classifier_builds_the_same_rows_as_rasa(tmp_path: Path) -> None:
@@ -164,3 +173,47 @@ def test_the_intent_classifier_takes_its_regularisation_and_row_scaling_from_the
     assert np.allclose(scaled, [[0.6, 0.8, 0.0], [0.0, 0.0, 1.0]])
     assert np.array_equal(new_classifier(tmp_path, binary=True)._create_X(messages).toarray(), [[1, 1, 0], [0, 0, 1]])
     assert messages[0].features[0].features.toarray().tolist() == [[3.0, 4.0, 0.0]]  # the message keeps its counts
+
+
+def test_the_intent_classifier_weighs_rare_features_more_and_keeps_the_weights(tmp_path: Path) -> None:
+    """`idf` (config/config.yml): a feature in every training message weighs least, the weights
+    are stored with the model, and the loaded classifier reads the same rows and predicts the
+    same. The messages keep their own features."""
+    import numpy as np
+    from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+    from rasa.shared.nlu.training_data.features import Features
+    from scipy.sparse import coo_matrix
+
+    from components.intent_classifier import LogisticRegressionClassifier
+
+    def message(counts: list[float], intent: str | None = None) -> Message:
+        text = f"viesti {counts}"  # identical messages would be one training example
+        new = Message({"text": text, **({"intent": intent} if intent else {})})
+        new.add_features(Features(coo_matrix([counts]), FEATURE_TYPE_SENTENCE, TEXT, "words"))
+        return new
+
+    # Feature 0 is in every message ("how"), 1 and 2 name the topic.
+    training = TrainingData([message([1, 1, 0], "benefit_apply"), message([2, 1, 0], "benefit_apply"),
+                             message([1, 0, 1], "find_jobs"), message([1, 0, 2], "find_jobs")])
+    settings = {"binary": True, "idf": True, "normalize_rows": True, "C": 20}
+    classifier = new_classifier(tmp_path, **settings)
+    classifier.train(training)
+    assert classifier.idf is not None
+    assert classifier.idf[0] == classifier.idf.min() < classifier.idf[1] == classifier.idf[2]
+    assert np.isclose(classifier.idf[0], 1.0)  # ln(5/5) + 1
+    row = classifier._create_X([message([3, 1, 0])]).toarray()[0]
+    assert np.isclose(np.linalg.norm(row), 1.0) and row[0] < row[1]
+
+    loaded = LogisticRegressionClassifier.load(
+        {**LogisticRegressionClassifier.get_default_config(), **settings},
+        LocalModelStorage(tmp_path), Resource("lr"), ExecutionContext(GraphSchema({}), "test"))
+    assert np.array_equal(loaded.idf, classifier.idf)
+    queries = [message([1, 1, 0]), message([1, 0, 1])]
+    assert np.array_equal(loaded._create_X(queries).toarray(), classifier._create_X(queries).toarray())
+    assert [m.get("intent")["name"] for m in loaded.process(queries)] == ["benefit_apply", "find_jobs"]
+    assert queries[0].features[0].features.toarray().tolist() == [[1.0, 1.0, 0.0]]
+    assert new_classifier(tmp_path).idf is None  # off by default: rows as before
+    (tmp_path / "squared").mkdir()
+    squared = new_classifier(tmp_path / "squared", **settings, idf_power=2)
+    squared.train(training)
+    assert np.allclose(squared.idf, classifier.idf ** 2)

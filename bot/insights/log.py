@@ -48,7 +48,7 @@ FALLBACK_INTENT = "nlu_fallback"
 UNSUPPORTED_ENTITY = "unsupported_language"
 # classify_turn's defaults: the FallbackClassifier threshold of config/config.yml, and
 # "ambiguous" = the two best real intents both at least AMBIGUITY_FLOOR and closer than AMBIGUITY_GAP.
-DEFAULT_FALLBACK_THRESHOLD = 0.2
+DEFAULT_FALLBACK_THRESHOLD = 0.15
 AMBIGUITY_GAP = 0.1
 AMBIGUITY_FLOOR = 0.1
 TOP_INTENTS = 3

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -85,6 +87,10 @@ class LanguageCatalog:
 
     def direction(self, code: str) -> str:
         return self.languages[code].direction if code in self.languages else "ltr"
+
+    def with_detection(self, **settings: Any) -> LanguageCatalog:
+        """The same catalogue with some detection settings changed (tuning and tests)."""
+        return dataclasses.replace(self, detection=dataclasses.replace(self.detection, **settings))
 
 
 def parse_catalog(raw: dict) -> LanguageCatalog:
