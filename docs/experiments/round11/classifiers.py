@@ -18,6 +18,8 @@ from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
+from components.intent_classifier import inverse_document_frequency
+
 LANGUAGES = ("fi", "sv", "en", "ru", "uk", "et", "ar", "so", "fa", "zh", "vi", "sq")
 
 
@@ -56,8 +58,7 @@ def tfidf(C: float = 10, idf_on: bool = True, unit: bool = True, power: float = 
     count more, `power` sharpens that), each row scaled to unit length; optionally mixed with
     the intents of the ten most similar training examples (`neighbours`: their weight)."""
     def score(X, y, lang, Xd, langd):  # noqa: ANN001
-        df = np.asarray((X > 0).sum(0)).ravel()
-        idf = (np.log((1 + X.shape[0]) / (1 + df)) + 1) ** power if idf_on else np.ones(X.shape[1])
+        idf = inverse_document_frequency(X) ** power if idf_on else np.ones(X.shape[1])
         scale = sparse.diags(idf)
         shape = normalize if unit else (lambda m: m)
         rows, rows_d = shape(X @ scale), shape(Xd @ scale)
@@ -101,28 +102,15 @@ def with_language_model(weight: float):
     return score
 
 
-def with_neighbours(weight: float):
-    """The joint model's probabilities mixed with the intents of the most similar training rows."""
-    def score(X, y, lang, Xd, langd):  # noqa: ANN001
-        joint = rasa_lr().fit(X, y)
-        probabilities = (1 - weight) * joint.predict_proba(Xd) + weight * neighbour_votes(
-            X, y, Xd, list(joint.classes_))
-        return joint.classes_[probabilities.argmax(1)]
-    return score
-
-
 VARIANTS: dict[str, Scorer] = {
     "baseline": baseline,
-    "iter300": lambda *a: baseline(*a, max_iter=300),
     "language_weights": language_weights,
     "tfidf_c10": tfidf(),
     "tfidf_c5": tfidf(5),
     "tfidf_c15": tfidf(15),
     "tfidf_c20": tfidf(20),
-    "tfidf_c30": tfidf(30),
     "tfidf_c40": tfidf(40),
     "unit_c10": tfidf(10, idf_on=False),
-    "idf_only": tfidf(1, unit=False),
     "tfidf_c20_unbalanced": tfidf(20, class_weight=None),
     "tfidf_c20_idf2": tfidf(20, power=2.0),
     "tfidf_c20_idf15": tfidf(20, power=1.5),
@@ -131,9 +119,6 @@ VARIANTS: dict[str, Scorer] = {
     "tfidf_c40_idf2": tfidf(40, power=2.0),
     "tfidf_c20_neighbours_03": tfidf(20, neighbours=0.3),
     "own_language_03": with_language_model(0.3),
-    "own_language_05": with_language_model(0.5),
-    "neighbours_03": with_neighbours(0.3),
-    "neighbours_05": with_neighbours(0.5),
 }
 
 
